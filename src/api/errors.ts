@@ -1,0 +1,80 @@
+// One error shape for every failure: {"error": code, "message": sentence, "details"?: [...]}.
+// Services throw ApiError; this plugin turns everything else (validation, parse, database
+// outage, bugs) into the same shape. No stack trace ever reaches a client.
+import { Elysia, ValidationError } from "elysia";
+import { DatabaseUnavailableError } from "../db/index.ts";
+import type { Logger } from "../log.ts";
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+  details?: { field: string; message: string }[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: ErrorBody["details"],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} was not found.`);
+
+/** Seconds a client should wait before retrying when the database is down. */
+export const DB_RETRY_AFTER_S = 5;
+
+export function errorHandling(log: Logger) {
+  return new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error, request, set }) => {
+    const reply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) => {
+      set.status = status;
+      Object.assign(set.headers, headers);
+      return body;
+    };
+    if (error instanceof ApiError) {
+      return reply(error.status, { error: error.code, message: error.message, details: error.details }, error.headers);
+    }
+    if (error instanceof DatabaseUnavailableError) {
+      log.warn({ reason: error.reason, path: new URL(request.url).pathname }, "request failed: database unavailable");
+      return reply(
+        503,
+        { error: "database_unavailable", message: "The database cannot be reached right now; try again shortly." },
+        { "retry-after": String(DB_RETRY_AFTER_S) },
+      );
+    }
+    switch (code) {
+      case "VALIDATION":
+        return reply(422, validationBody(error as ValidationError));
+      case "PARSE":
+        return reply(400, { error: "malformed_json", message: "The request body is not valid JSON." });
+      case "NOT_FOUND":
+        return reply(404, { error: "not_found", message: `There is no ${request.method} ${new URL(request.url).pathname}.` });
+      case "INVALID_COOKIE_SIGNATURE":
+      case "INVALID_FILE_TYPE":
+        return reply(400, { error: "bad_request", message: String((error as Error).message) });
+    }
+    log.error({ err: error, method: request.method, path: new URL(request.url).pathname }, "request failed: internal error");
+    return reply(500, { error: "internal_error", message: "Something went wrong on the server; it has been logged." });
+  });
+}
+
+/** Name each invalid field and say why, in words a person understands. */
+function validationBody(error: ValidationError): ErrorBody {
+  const seen = new Set<string>();
+  const details: { field: string; message: string }[] = [];
+  for (const issue of error.all) {
+    if (!("path" in issue)) continue;
+    const field = issue.path.replace(/^\//, "").replaceAll("/", ".") || error.type;
+    if (seen.has(field)) continue; // TypeBox reports a union branch per variant; one line per field is enough
+    seen.add(field);
+    const custom = (issue.schema as { error?: unknown }).error;
+    details.push({ field, message: typeof custom === "string" ? custom : issue.message });
+  }
+  const where = { body: "request body", params: "URL", query: "query string", headers: "headers" }[error.type] ?? error.type;
+  const summary = details.map((d) => `${d.field}: ${d.message}`).join("; ");
+  return { error: "invalid_request", message: `Invalid ${where}${summary ? ` — ${summary}` : ""}.`, details };
+}

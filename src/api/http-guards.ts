@@ -1,0 +1,42 @@
+// Cross-cutting HTTP rules applied to every response: security headers, the body size limit
+// and JSON-only request bodies.
+import { Elysia } from "elysia";
+import { ApiError } from "./errors.ts";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+// No inline script, nothing from another origin, never framed. The docs page (Swagger UI) sets
+// inline style attributes, so styles may be inline there and only there.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
+
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+};
+
+export function httpGuards() {
+  return new Elysia({ name: "http-guards" })
+    .onRequest(({ request, set }) => {
+      const path = new URL(request.url).pathname;
+      Object.assign(set.headers, SECURITY_HEADERS, {
+        "content-security-policy": path === "/docs" || path.startsWith("/docs/") ? DOCS_CSP : CSP,
+      });
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > MAX_BODY_BYTES) {
+        throw new ApiError(413, "body_too_large", `The request body is ${length} bytes; the limit is ${MAX_BODY_BYTES} (64 KiB).`);
+      }
+    })
+    .onParse({ as: "global" }, ({ request, contentType }) => {
+      if (request.method === "GET" || request.method === "HEAD") return;
+      const length = request.headers.get("content-length");
+      if (length === "0" || (!length && !request.headers.get("transfer-encoding"))) return; // no body
+      if (!/^application\/json\s*(;|$)/i.test(contentType ?? "")) {
+        throw new ApiError(415, "unsupported_media_type", 'Send the body as JSON with "Content-Type: application/json".');
+      }
+    });
+}

@@ -1,0 +1,91 @@
+// HTTP routes of the machine registry. Routes only: validation comes from the model, logic
+// from the service.
+import { Elysia } from "elysia";
+import { accessControl, type Credentials } from "../auth.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { extraDataProblem, ipProblem } from "./address.ts";
+import { ListQuery, Machine, MachineList, MachineRef, RegisterBody } from "./model.ts";
+import type { MachineService } from "./service.ts";
+
+const invalid = (field: string, message: string) =>
+  new ApiError(422, "invalid_request", `Invalid ${field}: ${message}.`, [{ field, message }]);
+
+/** The path segment as a registration key: a pingable IP address. */
+function registrationIp(ref: string): string {
+  const problem = ipProblem(ref);
+  if (problem) throw invalid("ip_address", problem);
+  return ref;
+}
+
+/** The path segment as a reference to an existing machine: an id or an IP. */
+function machineRef(ref: string): string {
+  if (/^\d{1,9}$/.test(ref)) return ref;
+  if (ipProblem(ref)) throw invalid("machine", "must be a machine id (a number) or the machine's IP address");
+  return ref;
+}
+
+export function machinesApi(service: MachineService, creds: Credentials) {
+  return new Elysia({ name: "machines-api", prefix: "/api/machines", detail: { tags: ["machines"] } })
+    .use(accessControl(creds))
+    .put(
+      "/:machine",
+      async ({ params, body, status }) => {
+        const ip = registrationIp(params.machine);
+        const extraProblem = body.extra_data && extraDataProblem(body.extra_data);
+        if (extraProblem) throw invalid("extra_data", extraProblem);
+        const { machine, created } = await service.register(ip, body);
+        return status(created ? 201 : 200, machine);
+      },
+      {
+        access: "register",
+        params: MachineRef,
+        body: RegisterBody,
+        response: { 200: Machine, 201: Machine },
+        detail: {
+          summary: "Register a machine (upsert by IP)",
+          description:
+            "Creates the machine (201) or updates the one with this IP (200); never a duplicate. " +
+            "A MAC change is recorded in the event log. Needs the registration token when REGISTRATION_TOKEN is set.",
+        },
+      },
+    )
+    .post(
+      "/:machine/heartbeat",
+      async ({ params, status }) => {
+        if (!(await service.heartbeat(registrationIp(params.machine)))) throw notFound(`Machine ${params.machine}`);
+        return status(204, undefined);
+      },
+      {
+        access: "register",
+        params: MachineRef,
+        detail: { summary: "Heartbeat: the machine says it is alive", description: "Counts as a successful check." },
+      },
+    )
+    .get("/", ({ query }) => service.list(query), {
+      access: "read",
+      query: ListQuery,
+      response: MachineList,
+      detail: { summary: "List machines", description: "Filter by status, search hostname/IP/MAC, page with limit/offset." },
+    })
+    .get(
+      "/:machine",
+      async ({ params }) => (await service.get(machineRef(params.machine))) ?? Promise.reject(notFound(`Machine ${params.machine}`)),
+      { access: "read", params: MachineRef, response: Machine, detail: { summary: "One machine, by id or IP" } },
+    )
+    .delete(
+      "/:machine",
+      async ({ params, status }) => {
+        const machine = await service.get(machineRef(params.machine));
+        if (!machine || !(await service.remove(machine.id))) throw notFound(`Machine ${params.machine}`);
+        return status(204, undefined);
+      },
+      {
+        access: "admin",
+        params: MachineRef,
+        detail: {
+          summary: "Delete a machine (admin)",
+          description: "Writes the machine's full record to the event log, stops monitoring it and tells every dashboard.",
+        },
+      },
+    );
+}

@@ -1,0 +1,82 @@
+// The machine API's contract: TypeBox schemas for requests and responses. Types come from the
+// schemas (`typeof X.static`), so the docs, the validation and the code cannot disagree.
+import { t } from "elysia";
+import { HOSTNAME_PATTERN, MAC_PATTERN } from "./address.ts";
+
+export const MachineRef = t.Object({
+  machine: t.String({
+    description: "The machine's IP address (the key it registers under) or, for reads and deletes, its numeric id.",
+    examples: ["198.18.0.7", "42"],
+  }),
+});
+
+export const RegisterBody = t.Object(
+  {
+    hostname: t.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: HOSTNAME_PATTERN,
+      error: "must be a host name per RFC 1123: 1–255 characters, dot-separated labels of letters, digits and hyphens",
+      examples: ["node-07"],
+    }),
+    mac_address: t.String({
+      pattern: MAC_PATTERN,
+      error: "must be a MAC address such as 52:54:00:12:34:56, 52-54-00-12-34-56 or 5254.0012.3456",
+      examples: ["52:54:00:12:34:56"],
+    }),
+    extra_data: t.Optional(
+      t.Record(t.String(), t.Unknown(), {
+        error: "must be a JSON object of at most 8 KiB (system information such as os, arch, vni)",
+        description: "Small system information (os, arch, cpu cores, memory, VNI…); at most 8 KiB as JSON.",
+        examples: [{ os: "debian 12", arch: "x86_64", vni: 4096 }],
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RegisterBody = typeof RegisterBody.static;
+
+const Time = t.String({ format: "date-time", description: "ISO 8601, UTC" });
+const NullableTime = t.Union([Time, t.Null()]);
+
+export const Machine = t.Object({
+  id: t.Integer(),
+  hostname: t.String(),
+  ip_address: t.String(),
+  mac_address: t.String({ description: "lower-case, colon-separated" }),
+  status: t.Union([t.Literal("active"), t.Literal("unreachable")]),
+  extra_data: t.Record(t.String(), t.Unknown()),
+  created_at: Time,
+  updated_at: Time,
+  last_seen: Time,
+  consecutive_failures: t.Integer({ description: "failed checks in a row (0 while healthy)" }),
+  last_rtt_ms: t.Union([t.Number(), t.Null()], { description: "round-trip time of the last successful check" }),
+  last_checked_at: NullableTime,
+  next_check_at: NullableTime,
+});
+export type Machine = typeof Machine.static;
+
+export const ListQuery = t.Object({
+  status: t.Optional(t.Union([t.Literal("active"), t.Literal("unreachable")], { error: "must be active or unreachable" })),
+  q: t.Optional(t.String({ maxLength: 255, description: "Matches hostname, IP or MAC (substring, case-insensitive)." })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100, error: "must be a whole number from 1 to 10000" })),
+  offset: t.Optional(t.Integer({ minimum: 0, default: 0, error: "must be a whole number, 0 or more" })),
+});
+export type ListQuery = typeof ListQuery.static;
+
+export const MachineList = t.Object({
+  items: t.Array(Machine),
+  total: t.Integer(),
+  limit: t.Integer(),
+  offset: t.Integer(),
+});
+
+export const Sample = t.Object({
+  checked_at: Time,
+  rtt_ms: t.Union([t.Number(), t.Null()], { description: "null when the check failed" }),
+});
+
+export const SamplesQuery = t.Object({
+  since: t.Optional(t.String({ format: "date-time", error: "must be an ISO 8601 time" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 1000, error: "must be a whole number from 1 to 10000" })),
+});

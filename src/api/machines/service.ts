@@ -1,0 +1,216 @@
+// The machine registry: register (upsert by IP), heartbeat, list, read, delete. Every write and
+// its audit event commit together; changes are published only after they are committed.
+import type { ChangeFeed } from "../../changes.ts";
+import type { Database, Queryable } from "../../db/index.ts";
+import type { Logger } from "../../log.ts";
+import { ApiError } from "../errors.ts";
+import { normalizeMac } from "./address.ts";
+import type { ListQuery, Machine, RegisterBody } from "./model.ts";
+
+/** The columns of the Machine JSON, from machines `m` joined with ping_state `p`. */
+export const MACHINE_COLUMNS = `
+  m.id, m.hostname, host(m.ip_address) AS ip_address, m.mac_address::text AS mac_address,
+  m.status, m.extra_data, m.created_at, m.updated_at, m.last_seen,
+  coalesce(p.consecutive_failures, 0) AS consecutive_failures, p.last_rtt_ms,
+  p.last_checked_at, p.next_check_at`;
+
+type MachineRow = Omit<Machine, "created_at" | "updated_at" | "last_seen" | "last_checked_at" | "next_check_at"> & {
+  created_at: Date;
+  updated_at: Date;
+  last_seen: Date;
+  last_checked_at: Date | null;
+  next_check_at: Date | null;
+};
+
+export function toMachine(row: MachineRow): Machine {
+  return {
+    ...row,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    last_seen: row.last_seen.toISOString(),
+    last_checked_at: row.last_checked_at?.toISOString() ?? null,
+    next_check_at: row.next_check_at?.toISOString() ?? null,
+  };
+}
+
+// New registrations take this lock so "count, then insert" is atomic: the machine limit holds
+// exactly however many registrations arrive at once. Updates of known IPs never take it.
+const REGISTRATION_LOCK = 0x7678_7267; // "vxrg"
+
+// Update a known IP in one statement: the new values, last_seen, and an `updated` event with
+// old and new values of whatever changed. Returns no row when the IP is not registered.
+const UPDATE_BY_IP = `
+WITH old AS (
+  SELECT id, hostname, mac_address, extra_data FROM machines WHERE ip_address = $1::inet FOR UPDATE
+), upd AS (
+  UPDATE machines m SET
+    hostname = $2,
+    mac_address = $3::macaddr,
+    extra_data = coalesce($4::text::jsonb, m.extra_data),
+    updated_at = CASE WHEN (m.hostname, m.mac_address, m.extra_data)
+                   IS DISTINCT FROM ($2, $3::macaddr, coalesce($4::text::jsonb, m.extra_data))
+                 THEN now() ELSE m.updated_at END,
+    last_seen = now()
+  FROM old WHERE m.id = old.id
+  RETURNING m.*, old.hostname AS old_hostname, old.mac_address AS old_mac, old.extra_data AS old_extra
+), changes AS (
+  SELECT upd.*, jsonb_strip_nulls(jsonb_build_object(
+    'hostname',    CASE WHEN old_hostname <> hostname THEN jsonb_build_object('old', old_hostname, 'new', hostname) END,
+    'mac_address', CASE WHEN old_mac <> mac_address THEN jsonb_build_object('old', old_mac::text, 'new', mac_address::text) END,
+    'extra_data',  CASE WHEN old_extra <> extra_data THEN jsonb_build_object('old', old_extra, 'new', extra_data) END
+  )) AS changed FROM upd
+), event AS (
+  INSERT INTO events (kind, machine_id, ip_address, hostname, details)
+  SELECT 'updated', id, ip_address, hostname, changed FROM changes WHERE changed <> '{}'::jsonb
+)
+SELECT ${MACHINE_COLUMNS}, m.changed <> '{}'::jsonb AS changed
+FROM changes m LEFT JOIN ping_state p ON p.machine_id = m.id`;
+
+const INSERT_MACHINE = `
+WITH ins AS (
+  INSERT INTO machines (hostname, ip_address, mac_address, extra_data)
+  VALUES ($1, $2::inet, $3::macaddr, coalesce($4::text::jsonb, '{}'::jsonb))
+  ON CONFLICT (ip_address) DO NOTHING
+  RETURNING *
+), event AS (
+  INSERT INTO events (kind, machine_id, ip_address, hostname, details)
+  SELECT 'registered', id, ip_address, hostname,
+         jsonb_build_object('mac_address', mac_address::text, 'extra_data', extra_data)
+  FROM ins
+)
+SELECT ${MACHINE_COLUMNS} FROM ins m LEFT JOIN ping_state p ON false`;
+
+export interface RegisterResult {
+  machine: Machine;
+  created: boolean;
+  /** False when a known machine re-registered with exactly what it had. */
+  changed: boolean;
+}
+
+export class MachineService {
+  constructor(
+    private readonly db: Database,
+    private readonly feed: ChangeFeed,
+    private readonly log: Logger,
+    private readonly maxMachines: number,
+  ) {}
+
+  /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
+  async register(ip: string, body: RegisterBody): Promise<RegisterResult> {
+    const mac = normalizeMac(body.mac_address);
+    const extra = body.extra_data === undefined ? null : JSON.stringify(body.extra_data);
+    const result = (await this.update(ip, body.hostname, mac, extra)) ?? (await this.insert(ip, body.hostname, mac, extra));
+    this.announce(result, ip);
+    return result;
+  }
+
+  private async update(ip: string, hostname: string, mac: string, extra: string | null): Promise<RegisterResult | null> {
+    const [row] = await this.db.query<MachineRow & { changed: boolean }>(UPDATE_BY_IP, [ip, hostname, mac, extra]);
+    if (!row) return null;
+    const { changed, ...machine } = row;
+    return { machine: toMachine(machine), created: false, changed };
+  }
+
+  private async insert(ip: string, hostname: string, mac: string, extra: string | null): Promise<RegisterResult> {
+    const inserted = await this.db.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
+      await this.checkLimit(tx);
+      const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra]);
+      return row;
+    });
+    if (inserted) return { machine: toMachine(inserted), created: true, changed: true };
+    // Another request registered the same IP between our update and insert: it is an update now.
+    const updated = await this.update(ip, hostname, mac, extra);
+    if (!updated) throw new Error(`machine ${ip} vanished during registration`);
+    return updated;
+  }
+
+  private async checkLimit(tx: Queryable) {
+    const [{ count } = { count: 0 }] = await tx.query<{ count: number }>("SELECT count(*)::int AS count FROM machines");
+    if (count >= this.maxMachines) {
+      throw new ApiError(
+        503,
+        "machine_limit",
+        `vxman holds its limit of ${this.maxMachines} machines (MAX_MACHINES); delete unused machines or raise the limit.`,
+        undefined,
+        { "retry-after": "3600" },
+      );
+    }
+  }
+
+  private announce({ machine, created, changed }: RegisterResult, ip: string) {
+    if (created) {
+      this.log.info({ machine_id: machine.id, ip, hostname: machine.hostname, mac: machine.mac_address }, "machine registered");
+      this.feed.publish({ type: "machine_registered", machine });
+      return;
+    }
+    if (changed) {
+      this.log.info({ machine_id: machine.id, ip, hostname: machine.hostname, mac: machine.mac_address }, "machine updated");
+      this.feed.publish({ type: "machine_updated", machine });
+    }
+    this.feed.publish({ type: "machine_seen", machine_id: machine.id, at: new Date(machine.last_seen) });
+  }
+
+  /** A machine says it is alive. Returns false when the IP is not registered. */
+  async heartbeat(ip: string): Promise<boolean> {
+    const [row] = await this.db.query<{ id: number; last_seen: Date }>(
+      "UPDATE machines SET last_seen = now() WHERE ip_address = $1::inet RETURNING id, last_seen",
+      [ip],
+    );
+    if (!row) return false;
+    this.feed.publish({ type: "machine_seen", machine_id: row.id, at: row.last_seen });
+    return true;
+  }
+
+  async list(query: ListQuery): Promise<{ items: Machine[]; total: number; limit: number; offset: number }> {
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    const pattern = query.q ? `%${query.q.replace(/[\\%_]/g, (c) => "\\" + c)}%` : null;
+    const where = `WHERE ($1::text IS NULL OR m.status = $1)
+      AND ($2::text IS NULL OR m.hostname ILIKE $2 OR host(m.ip_address) ILIKE $2 OR m.mac_address::text ILIKE $2)`;
+    const [rows, [counted]] = await Promise.all([
+      this.db.query<MachineRow>(
+        `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id ${where}
+         ORDER BY m.id LIMIT $3 OFFSET $4`,
+        [query.status ?? null, pattern, limit, offset],
+      ),
+      this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM machines m ${where}`, [query.status ?? null, pattern]),
+    ]);
+    return { items: rows.map(toMachine), total: counted?.total ?? 0, limit, offset };
+  }
+
+  /** By numeric id or by IP address. */
+  async get(ref: string): Promise<Machine | null> {
+    const byId = /^\d{1,9}$/.test(ref);
+    const [row] = await this.db.query<MachineRow>(
+      `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id
+       WHERE ${byId ? "m.id = $1::int" : "m.ip_address = $1::inet"}`,
+      [ref],
+    );
+    return row ? toMachine(row) : null;
+  }
+
+  /** Delete, after writing the machine's full record to the event log in the same transaction. */
+  async remove(id: number): Promise<Machine | null> {
+    const removed = await this.db.transaction(async (tx) => {
+      const [row] = await tx.query<MachineRow>(
+        `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id
+         WHERE m.id = $1 FOR UPDATE OF m`,
+        [id],
+      );
+      if (!row) return null;
+      const machine = toMachine(row);
+      await tx.query(
+        `INSERT INTO events (kind, machine_id, ip_address, hostname, details) VALUES ('deleted', $1, $2::inet, $3, $4::text::jsonb)`,
+        [machine.id, machine.ip_address, machine.hostname, JSON.stringify({ machine })],
+      );
+      await tx.query("DELETE FROM machines WHERE id = $1", [id]);
+      return machine;
+    });
+    if (removed) {
+      this.log.info({ machine_id: id, ip: removed.ip_address, hostname: removed.hostname }, "machine deleted");
+      this.feed.publish({ type: "machine_deleted", machine_id: id });
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,185 @@
+// Every setting vxman reads, parsed and validated in one place.
+//
+// Hand-written rather than a schema library because each failure must be ONE line that names
+// the variable and what it accepts, and durations take unit suffixes ("30s", "250ms"), which
+// no schema validator parses. The table below is also what `vxman help config` prints and what
+// the README's config table is checked against (test/config.test.ts).
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly accepts: string,
+    got: string,
+    secret: boolean,
+  ) {
+    // Secrets (tokens, URLs with passwords) are never echoed, not even when wrong.
+    const shown = secret ? "(value hidden)" : JSON.stringify(got);
+    super(`${variable}=${shown} is invalid: ${variable} accepts ${accepts}`);
+  }
+}
+
+type Parser<T> = { accepts: string; parse: (raw: string) => T | undefined };
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "1500ms" | "30s" | "5m" | "1h" | "7d" | "60" (plain number = seconds) → milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!;
+  return Number.isFinite(ms) ? Math.round(ms) : undefined;
+}
+
+const duration = (min: number, max: number): Parser<number> => ({
+  accepts: `a duration from ${fmtMs(min)} to ${fmtMs(max)}: seconds, or a number with ms/s/m/h/d (e.g. 30s, 250ms)`,
+  parse: (raw) => {
+    const ms = parseDuration(raw);
+    return ms !== undefined && ms >= min && ms <= max ? ms : undefined;
+  },
+});
+
+const integer = (min: number, max: number): Parser<number> => ({
+  accepts: `a whole number from ${min} to ${max}`,
+  parse: (raw) => {
+    if (!/^\d+$/.test(raw.trim())) return undefined;
+    const n = Number(raw);
+    return n >= min && n <= max ? n : undefined;
+  },
+});
+
+const oneOf = <T extends string>(...values: T[]): Parser<T> => ({
+  accepts: values.join(" | "),
+  parse: (raw) => values.find((v) => v === raw.trim().toLowerCase()),
+});
+
+const bool: Parser<boolean> = {
+  accepts: "true | false (also 1/0, yes/no, on/off)",
+  parse: (raw) => {
+    const v = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(v)) return true;
+    if (["0", "false", "no", "off"].includes(v)) return false;
+    return undefined;
+  },
+};
+
+const text = (accepts = "any text"): Parser<string> => ({ accepts, parse: (raw) => raw });
+
+const token: Parser<string> = {
+  accepts: "at least 16 printable characters without spaces",
+  parse: (raw) => (/^[\x21-\x7e]{16,}$/.test(raw) ? raw : undefined),
+};
+
+const databaseUrl: Parser<string> = {
+  accepts: "a postgres:// or postgresql:// URL",
+  parse: (raw) => {
+    try {
+      const url = new URL(raw);
+      return ["postgres:", "postgresql:"].includes(url.protocol) ? raw : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+const host: Parser<string> = {
+  accepts: "an IP address or host name to listen on (0.0.0.0 for all IPv4, :: for all)",
+  parse: (raw) => (/^[\w.:-]+$/.test(raw.trim()) ? raw.trim() : undefined),
+};
+
+const origins: Parser<string[]> = {
+  accepts: "a comma-separated list of origins such as https://admin.example.org, or *",
+  parse: (raw) => {
+    const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const ok = list.every((o) => o === "*" || /^https?:\/\/[^/\s]+$/.test(o));
+    return ok ? list : undefined;
+  },
+};
+
+interface Setting<T> {
+  name: string;
+  doc: string;
+  default: T;
+  /** How the default reads in docs when it is not just the value. */
+  defaultText?: string;
+  parser: Parser<T>;
+  secret: boolean;
+}
+
+const setting = <T>(name: string, parser: Parser<T>, dflt: T, doc: string, defaultText?: string): Setting<T> => ({
+  name,
+  parser,
+  default: dflt,
+  doc,
+  defaultText,
+  secret: parser === (token as Parser<unknown>) || parser === (databaseUrl as Parser<unknown>),
+});
+
+const SECOND = 1000;
+const DAY = 86_400_000;
+
+/** The settings, in the order they are documented. */
+export const SETTINGS = {
+  host: setting("HOST", host, "0.0.0.0", "Address the HTTP server listens on."),
+  port: setting("PORT", integer(0, 65535), 8080, "HTTP port (0 picks a free one)."),
+  databaseUrl: setting<string | undefined>("DATABASE_URL", databaseUrl as Parser<string | undefined>, undefined,
+    "PostgreSQL URL. Unset: the embedded PGlite database in DATA_DIR.", "(unset: embedded)"),
+  dataDir: setting("DATA_DIR", text("a directory path"), "./vxman-data", "Folder of the embedded database (and its lock)."),
+  adminToken: setting<string | undefined>("ADMIN_TOKEN", token as Parser<string | undefined>, undefined,
+    "Bearer token for admin actions. Unset: generated on first start, printed once, kept (hashed) in the database.", "(generated)"),
+  registrationToken: setting<string | undefined>("REGISTRATION_TOKEN", token as Parser<string | undefined>, undefined,
+    "When set, PUT and heartbeat require it as a Bearer token.", "(unset: open)"),
+  readToken: setting<string | undefined>("READ_TOKEN", token as Parser<string | undefined>, undefined,
+    "When set, read endpoints and the WebSocket require it (or the admin token).", "(unset: open)"),
+  maxMachines: setting("MAX_MACHINES", integer(1, 1_000_000), 1000, "Most machines stored; a new IP past it gets 503."),
+  corsOrigins: setting("CORS_ORIGINS", origins, [] as string[], "Origins allowed to call the API from a browser.", "(none)"),
+  logLevel: setting("LOG_LEVEL", oneOf("debug", "info", "warn", "error"), "info", "Least severe level logged."),
+  logFormat: setting<"json" | "pretty" | undefined>("LOG_FORMAT", oneOf("json", "pretty") as Parser<"json" | "pretty" | undefined>,
+    undefined, "Log lines as JSON, or for people.", "(pretty on a TTY, else json)"),
+  pingInterval: setting("PING_INTERVAL", duration(10, DAY), 60 * SECOND, "Time between checks of a healthy machine.", "60s"),
+  pingTimeout: setting("PING_TIMEOUT", duration(10, 60 * SECOND), 1 * SECOND, "How long to wait for an echo reply.", "1s"),
+  backoffMax: setting("BACKOFF_MAX", duration(10, 7 * DAY), 3600 * SECOND, "Longest interval after repeated failures.", "3600s"),
+  failureThreshold: setting("FAILURE_THRESHOLD", integer(1, 100), 3, "Consecutive failures that make a machine unreachable."),
+  maxParallelPings: setting("MAX_PARALLEL_PINGS", integer(1, 10_000), 100, "Echo requests in flight at most."),
+  sampleRetention: setting("SAMPLE_RETENTION", duration(60 * SECOND, 366 * DAY), 7 * DAY, "How long RTT samples are kept.", "7d"),
+  rateLimit: setting("RATE_LIMIT", integer(0, 1_000_000), 120, "Requests per minute per client IP (0: no limit)."),
+  trustProxy: setting("TRUST_PROXY", bool, false, "Take the client IP from X-Forwarded-For (only behind your own proxy)."),
+  wsMaxPerIp: setting("WS_MAX_PER_IP", integer(1, 10_000), 20, "Open WebSocket connections per client IP."),
+  metricsPublic: setting("METRICS_PUBLIC", bool, false, "Serve /metrics without the admin token."),
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+export type Config = { readonly [K in keyof Settings]: Settings[K]["default"] };
+
+/** Parse the environment. Throws ConfigError for the first invalid value. Empty means unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    const raw = env[s.name];
+    if (raw === undefined || raw === "") {
+      out[key] = s.default;
+      continue;
+    }
+    const value = s.parser.parse(raw);
+    if (value === undefined) throw new ConfigError(s.name, s.parser.accepts, raw, s.secret);
+    out[key] = value;
+  }
+  return out as Config;
+}
+
+/** Rows of the config table: name, default, what it accepts, meaning. */
+export function describeSettings(): { name: string; default: string; accepts: string; doc: string }[] {
+  return Object.values(SETTINGS).map((s: Setting<unknown>) => ({
+    name: s.name,
+    default: s.defaultText ?? String(s.default),
+    accepts: s.parser.accepts,
+    doc: s.doc,
+  }));
+}
+
+function fmtMs(ms: number): string {
+  if (ms % DAY === 0) return `${ms / DAY}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

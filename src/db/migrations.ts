@@ -1,0 +1,11 @@
+// The migrations, embedded in the binary as text. Add a file to sql/ and a line here; a test
+// checks the two lists match, so a migration cannot be forgotten.
+import m001 from "../../sql/001_init.sql" with { type: "text" };
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "001_init.sql", sql: m001 }];

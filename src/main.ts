@@ -1,0 +1,124 @@
+#!/usr/bin/env bun
+// vxman's command line: serve | migrate | ping | version | help. Exit codes: 0 done, 1 failed,
+// 2 bad usage or configuration (so systemd and scripts can tell a typo from an outage).
+import { parseArgs } from "node:util";
+import { ConfigError, describeSettings, loadConfig, type Config } from "./config.ts";
+import { DataDirLockedError } from "./db/lock.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { BUILD_DATE, COMMIT, VERSION } from "./version.ts";
+
+const USAGE = `vxman ${VERSION}: machine manager for VXLAN overlays
+
+Usage:
+  vxman [serve]                  start the server (the default)
+  vxman migrate                  apply pending database migrations and exit
+  vxman ping [-c COUNT] [-t TIMEOUT] [-q] [-f FILE] HOST...
+                                 ping hosts with vxman's ICMP engine (fping-like)
+  vxman version                  print version, commit and build date
+  vxman help [config]            this text, or every setting with its default
+
+Configuration comes from the environment; \`vxman help config\` lists it.
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command = "serve", ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serve(rest);
+    case "migrate":
+      return migrateCommand(rest);
+    case "ping": {
+      const { runPing } = await import("./cli/ping.ts");
+      return runPing(rest);
+    }
+    case "version":
+    case "--version":
+      noArgs(rest);
+      console.log(`vxman ${VERSION} (commit ${COMMIT}, built ${BUILD_DATE})`);
+      return 0;
+    case "help":
+    case "--help":
+    case "-h":
+      if (rest[0] === "config") return printConfigHelp();
+      console.log(USAGE);
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function noArgs(args: string[]) {
+  // parseArgs with no options rejects every flag and positional with a clear message.
+  try {
+    parseArgs({ args, options: {}, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function configOrExit(): { config: Config; log: Logger } {
+  const config = loadConfig();
+  return { config, log: createLogger({ level: config.logLevel, format: config.logFormat }) };
+}
+
+async function serve(args: string[]): Promise<number> {
+  noArgs(args);
+  const { config, log } = configOrExit();
+  const { startServer } = await import("./server.ts");
+  const server = await startServer(config, log);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+  await server.stop();
+  log.info("stopped");
+  return 0;
+}
+
+async function migrateCommand(args: string[]): Promise<number> {
+  noArgs(args);
+  const { config, log } = configOrExit();
+  const { openDatabase, describeStorage } = await import("./db/index.ts");
+  const { migrate } = await import("./db/migrate.ts");
+  const db = await openDatabase(config);
+  try {
+    const { applied, current } = await migrate(db);
+    log.info({ storage: describeStorage(config), applied, schema_version: current }, applied.length ? "migrations applied" : "schema up to date");
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+function printConfigHelp(): number {
+  for (const s of describeSettings()) {
+    console.log(`${s.name}  (default: ${s.default})\n    ${s.doc}\n    accepts ${s.accepts}\n`);
+  }
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) {
+    console.error(`vxman: ${err.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (err instanceof ConfigError) {
+    console.error(`vxman: ${err.message}`);
+    process.exitCode = 2;
+  } else if (err instanceof DataDirLockedError) {
+    console.error(`vxman: ${err.message}`);
+    process.exitCode = 1;
+  } else {
+    console.error(`vxman: ${(err as Error)?.message ?? err}`);
+    process.exitCode = 1;
+  }
+}
+// Exit now: a finished command should not wait on idle sockets or timers.
+process.exit(process.exitCode);
