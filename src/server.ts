@@ -13,6 +13,7 @@ import { ChangeFeed } from "./changes.ts";
 import type { Config } from "./config.ts";
 import { describeStorage, openDatabase, type Database } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
+import { LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { apiDocs, webUi } from "./web/index.ts";
 
@@ -28,6 +29,7 @@ export interface AppDeps {
 export async function createApp({ config, log, db, feed, creds, monitoring }: AppDeps) {
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
+  const live = await LiveHub.start({ feed, loadMachines: () => machines.all(), creds, config, log, monitoring });
   return new Elysia({ serve: { maxRequestBodySize: MAX_BODY_BYTES + 1024 } })
     .use(errorHandling(log))
     .use(httpGuards())
@@ -35,7 +37,9 @@ export async function createApp({ config, log, db, feed, creds, monitoring }: Ap
     .use(healthApi(db, monitoring))
     .use(machinesApi(machines, creds))
     .use(eventsApi(events, creds))
-    .use(await webUi());
+    .use(live.routes())
+    .use(await webUi())
+    .onStop(() => live.close());
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -63,8 +67,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const monitoring = (): MonitoringState => ({ monitoring: "off", monitoring_reason: "the ICMP monitor is not started" });
     const app = await createApp({ config, log, db, feed, creds, monitoring });
     app.listen({ hostname: config.host, port: config.port });
-    const server = app.server!;
-    const url = new URL(`http://${server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`);
+    const { hostname = config.host, port } = app.server!;
+    const url = new URL(`http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
     log.info({ url: url.href, storage: db.kind }, "vxman is serving");
     return {
       url,

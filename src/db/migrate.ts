@@ -6,21 +6,24 @@ import { MIGRATIONS, type Migration } from "./migrations.ts";
 
 const MIGRATION_LOCK = 0x7678_6d61; // "vxma"
 
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    integer PRIMARY KEY,
+  name       text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
 export interface MigrateResult {
   applied: string[];
   current: number;
 }
 
 export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
   const applied: string[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     const done = await db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      // Under the lock: two first starts racing on CREATE TABLE IF NOT EXISTS can still collide.
+      await tx.exec(CREATE_MIGRATIONS_TABLE);
       const [row] = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [m.version]);
       if (row) return false;
       await tx.exec(m.sql);

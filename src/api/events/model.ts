@@ -3,10 +3,18 @@ import { t } from "elysia";
 export const EVENT_KINDS = ["registered", "updated", "unreachable", "recovered", "deleted"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
+// A union of literals, not t.UnionEnum: Elysia fills an optional UnionEnum query parameter with
+// its first value when absent, which would silently filter every unfiltered list.
+const Kind = (options?: object) =>
+  t.Union(
+    [t.Literal("registered"), t.Literal("updated"), t.Literal("unreachable"), t.Literal("recovered"), t.Literal("deleted")],
+    options,
+  );
+
 export const Event = t.Object({
   id: t.Integer(),
   at: t.String({ format: "date-time" }),
-  kind: t.Union(EVENT_KINDS.map((k) => t.Literal(k))),
+  kind: Kind(),
   machine_id: t.Union([t.Integer(), t.Null()]),
   ip_address: t.Union([t.String(), t.Null()]),
   hostname: t.Union([t.String(), t.Null()]),
@@ -18,7 +26,7 @@ export type Event = typeof Event.static;
 
 export const EventQuery = t.Object({
   machine_id: t.Optional(t.Integer({ minimum: 1, error: "must be a machine id (a whole number)" })),
-  kind: t.Optional(t.Union(EVENT_KINDS.map((k) => t.Literal(k)), { error: `must be one of ${EVENT_KINDS.join(", ")}` })),
+  kind: t.Optional(Kind({ error: `must be one of ${EVENT_KINDS.join(", ")}` })),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100, error: "must be a whole number from 1 to 1000" })),
   before: t.Optional(t.Integer({ minimum: 1, description: "Only events with a smaller id (for paging back)", error: "must be an event id" })),
 });

@@ -69,7 +69,11 @@ export function machinesApi(service: MachineService, creds: Credentials) {
     })
     .get(
       "/:machine",
-      async ({ params }) => (await service.get(machineRef(params.machine))) ?? Promise.reject(notFound(`Machine ${params.machine}`)),
+      async ({ params }) => {
+        const machine = await service.get(machineRef(params.machine));
+        if (!machine) throw notFound(`Machine ${params.machine}`);
+        return machine;
+      },
       { access: "read", params: MachineRef, response: Machine, detail: { summary: "One machine, by id or IP" } },
     )
     .delete(

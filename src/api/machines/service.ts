@@ -179,6 +179,14 @@ export class MachineService {
     return { items: rows.map(toMachine), total: counted?.total ?? 0, limit, offset };
   }
 
+  /** Every machine, oldest first: what dashboards start from. */
+  async all(): Promise<Machine[]> {
+    const rows = await this.db.query<MachineRow>(
+      `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id ORDER BY m.id`,
+    );
+    return rows.map(toMachine);
+  }
+
   /** By numeric id or by IP address. */
   async get(ref: string): Promise<Machine | null> {
     const byId = /^\d{1,9}$/.test(ref);

@@ -1,0 +1,191 @@
+// The machine registry API, end to end through Elysia, on a real PostgreSQL server and on PGlite.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { admin, loopbackIp, machineBody, STORAGE_KINDS, testApp, type TestApp } from "../helpers/app.ts";
+
+async function count(t: TestApp, table = "machines"): Promise<number> {
+  const [row] = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+  return row!.n;
+}
+
+for (const kind of STORAGE_KINDS) {
+  describe(`machines API on ${kind}`, () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await testApp(kind, { MAX_MACHINES: "60" });
+    });
+    afterAll(() => t.close());
+
+    test("PUT creates (201) then updates the same IP (200), never a duplicate", async () => {
+      const ip = "127.2.0.1";
+      const created = await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(1, { extra_data: { os: "debian 12" } }) });
+      expect(created.status).toBe(201);
+      const m = await created.json();
+      expect(m).toMatchObject({ hostname: "node-1", ip_address: ip, mac_address: "52:54:00:00:00:01", status: "active", extra_data: { os: "debian 12" } });
+      for (const key of ["id", "created_at", "updated_at", "last_seen", "consecutive_failures", "last_rtt_ms", "last_checked_at", "next_check_at"]) {
+        expect(m).toHaveProperty(key);
+      }
+      expect(m.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+      const updated = await t.request("PUT", `/api/machines/${ip}`, { json: { hostname: "renamed", mac_address: "52:54:00:00:00:01" } });
+      expect(updated.status).toBe(200);
+      const u = await updated.json();
+      expect(u.id).toBe(m.id);
+      expect(u.hostname).toBe("renamed");
+      expect(u.extra_data).toEqual({ os: "debian 12" }); // omitted extra_data keeps what was there
+      const [{ n }] = (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM machines WHERE ip_address = $1::inet", [ip])) as [{ n: number }];
+      expect(n).toBe(1);
+    });
+
+    test("MAC in dash and dot notation is stored lower-case with colons", async () => {
+      const dash = await t.request("PUT", "/api/machines/127.2.0.2", { json: { hostname: "d", mac_address: "52-54-00-AB-CD-EF" } });
+      expect((await dash.json()).mac_address).toBe("52:54:00:ab:cd:ef");
+      const dot = await t.request("PUT", "/api/machines/127.2.0.3", { json: { hostname: "c", mac_address: "5254.00AB.CDE0" } });
+      expect((await dot.json()).mac_address).toBe("52:54:00:ab:cd:e0");
+    });
+
+    test("IPv6 registers and is returned in canonical form", async () => {
+      const res = await t.request("PUT", "/api/machines/0:0:0:0:0:0:0:1", { json: machineBody(3) });
+      expect(res.status).toBe(201);
+      expect((await res.json()).ip_address).toBe("::1");
+      const again = await t.request("PUT", "/api/machines/::1", { json: machineBody(3) });
+      expect(again.status).toBe(200); // the same address written differently is the same machine
+    });
+
+    test("a MAC change is logged with old and new values; registration is logged", async () => {
+      const ip = "127.2.0.4";
+      const first = await (await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(4) })).json();
+      await t.request("PUT", `/api/machines/${ip}`, { json: { ...machineBody(4), mac_address: "52:54:00:99:99:99" } });
+      const res = await t.request("GET", `/api/events?machine_id=${first.id}`);
+      const { items } = await res.json();
+      expect(items.map((e: { kind: string }) => e.kind)).toEqual(["updated", "registered"]);
+      expect(items[0].details).toEqual({ mac_address: { old: "52:54:00:00:00:04", new: "52:54:00:99:99:99" } });
+      expect(items[0].ip_address).toBe(ip);
+    });
+
+    test("re-registering unchanged data writes no event and does not move updated_at", async () => {
+      const ip = "127.2.0.5";
+      const first = await (await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(5) })).json();
+      await Bun.sleep(5);
+      const again = await (await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(5) })).json();
+      expect(again.updated_at).toBe(first.updated_at);
+      expect(new Date(again.last_seen).getTime()).toBeGreaterThan(new Date(first.last_seen).getTime());
+      const { items } = await (await t.request("GET", `/api/events?machine_id=${first.id}`)).json();
+      expect(items.map((e: { kind: string }) => e.kind)).toEqual(["registered"]);
+    });
+
+    test("changes are published after commit: registered, updated, seen", async () => {
+      const before = t.changes.length;
+      const ip = "127.2.0.6";
+      await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(6) });
+      await t.request("PUT", `/api/machines/${ip}`, { json: { ...machineBody(6), hostname: "six" } });
+      const types = t.changes.slice(before).map((c) => c.type);
+      expect(types).toEqual(["machine_registered", "machine_updated", "machine_seen"]);
+    });
+
+    test("heartbeat: 204 and last_seen moves; 404 for an unknown IP", async () => {
+      const ip = "127.2.0.7";
+      const m = await (await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(7) })).json();
+      await Bun.sleep(5);
+      const hb = await t.request("POST", `/api/machines/${ip}/heartbeat`);
+      expect(hb.status).toBe(204);
+      const after = await (await t.request("GET", `/api/machines/${m.id}`)).json();
+      expect(new Date(after.last_seen).getTime()).toBeGreaterThan(new Date(m.last_seen).getTime());
+      const unknown = await t.request("POST", "/api/machines/127.2.9.9/heartbeat");
+      expect(unknown.status).toBe(404);
+      expect((await unknown.json()).error).toBe("not_found");
+    });
+
+    test("GET by id and by IP; 404 JSON for unknown; 422 for a reference that is neither", async () => {
+      const m = await (await t.request("PUT", "/api/machines/127.2.0.8", { json: machineBody(8) })).json();
+      expect((await (await t.request("GET", `/api/machines/${m.id}`)).json()).ip_address).toBe("127.2.0.8");
+      expect((await (await t.request("GET", "/api/machines/127.2.0.8")).json()).id).toBe(m.id);
+      const missing = await t.request("GET", "/api/machines/999999");
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toMatchObject({ error: "not_found" });
+      const bad = await t.request("GET", "/api/machines/not-a-machine");
+      expect(bad.status).toBe(422);
+    });
+
+    test("list: filter by status, search hostname/IP/MAC, paging with total", async () => {
+      for (let i = 20; i < 30; i++) await t.request("PUT", `/api/machines/${loopbackIp(i)}`, { json: machineBody(i, { hostname: `rack${i}-srv` }) });
+      await t.db.query("UPDATE machines SET status = 'unreachable' WHERE hostname = 'rack21-srv'");
+
+      const page = await (await t.request("GET", "/api/machines?q=rack&limit=4&offset=2")).json();
+      expect(page.total).toBe(10);
+      expect(page.items).toHaveLength(4);
+      expect(page.items[0].hostname).toBe("rack22-srv");
+      expect(page).toMatchObject({ limit: 4, offset: 2 });
+
+      const down = await (await t.request("GET", "/api/machines?status=unreachable&q=rack")).json();
+      expect(down.items.map((m: { hostname: string }) => m.hostname)).toEqual(["rack21-srv"]);
+
+      const byIp = await (await t.request("GET", `/api/machines?q=${loopbackIp(25)}`)).json();
+      expect(byIp.items.map((m: { hostname: string }) => m.hostname)).toEqual(["rack25-srv"]);
+
+      const byMac = await (await t.request("GET", `/api/machines?q=${machineBody(26).mac_address.toUpperCase()}`)).json();
+      expect(byMac.items.map((m: { hostname: string }) => m.hostname)).toEqual(["rack26-srv"]);
+
+      const wildcard = await (await t.request("GET", "/api/machines?q=%25")).json(); // a literal %, not "everything"
+      expect(wildcard.total).toBe(0);
+
+      const badStatus = await t.request("GET", "/api/machines?status=dead");
+      expect(badStatus.status).toBe(422);
+      expect((await badStatus.json()).details[0].field).toBe("status");
+      expect((await t.request("GET", "/api/machines?limit=0")).status).toBe(422);
+    });
+
+    test("DELETE needs the admin token: 401 without, 403 wrong, then 204 and the record is in the log", async () => {
+      const m = await (await t.request("PUT", "/api/machines/127.2.0.10", { json: machineBody(10, { extra_data: { vni: 42 } }) })).json();
+      const none = await t.request("DELETE", `/api/machines/${m.id}`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get("www-authenticate")).toContain("Bearer");
+      const wrong = await t.request("DELETE", `/api/machines/${m.id}`, { headers: { authorization: "Bearer not-the-admin-token-at-all" } });
+      expect(wrong.status).toBe(403);
+      expect(await t.request("GET", `/api/machines/${m.id}`).then((r) => r.status)).toBe(200);
+
+      const before = t.changes.length;
+      const ok = await t.request("DELETE", `/api/machines/${m.id}`, { headers: admin });
+      expect(ok.status).toBe(204);
+      expect((await t.request("GET", `/api/machines/${m.id}`)).status).toBe(404);
+      expect(t.changes.slice(before)).toEqual([{ type: "machine_deleted", machine_id: m.id }]);
+
+      const { items } = await (await t.request("GET", `/api/events?machine_id=${m.id}&kind=deleted`)).json();
+      expect(items).toHaveLength(1);
+      expect(items[0].details.machine).toMatchObject({ id: m.id, hostname: "node-10", ip_address: "127.2.0.10", extra_data: { vni: 42 } });
+
+      expect((await t.request("DELETE", `/api/machines/${m.id}`, { headers: admin })).status).toBe(404);
+    });
+
+    test("the machine limit: 503 machine_limit for a new IP, updates still work, exact under 50 parallel", async () => {
+      const current = await count(t);
+      const limit = t.config.maxMachines; // 60
+      for (let i = current; i < limit - 5; i++) await t.request("PUT", `/api/machines/${loopbackIp(100 + i)}`, { json: machineBody(100 + i) });
+      expect(await count(t)).toBe(limit - 5);
+
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => t.request("PUT", `/api/machines/${loopbackIp(500 + i)}`, { json: machineBody(500 + i) })),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(5);
+      expect(statuses.filter((s) => s === 503)).toHaveLength(45);
+      expect(await count(t)).toBe(limit);
+
+      const refused = results.find((r) => r.status === 503)!;
+      expect(await refused.json()).toMatchObject({ error: "machine_limit" });
+      expect(refused.headers.get("retry-after")).toBeTruthy();
+
+      const update = await t.request("PUT", "/api/machines/127.2.0.1", { json: { hostname: "still-ok", mac_address: "52:54:00:00:00:01" } });
+      expect(update.status).toBe(200);
+    });
+
+    test("the same new IP registered 30 times at once: one machine, one 201", async () => {
+      await t.db.query("DELETE FROM machines WHERE ip_address << '127.1.0.0/16'::inet"); // make room under the limit
+      const results = await Promise.all(Array.from({ length: 30 }, () => t.request("PUT", "/api/machines/127.3.0.1", { json: machineBody(77) })));
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(29);
+      const [{ n }] = (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM machines WHERE ip_address = '127.3.0.1'")) as [{ n: number }];
+      expect(n).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,87 @@
+// An in-process vxman app on a real database of either kind, for API tests. Requests go
+// through app.handle() (the same Elysia pipeline a socket would feed, minus the socket).
+import { digest } from "../../src/api/auth.ts";
+import { ChangeFeed, type Change } from "../../src/changes.ts";
+import { loadConfig, type Config } from "../../src/config.ts";
+import type { Database } from "../../src/db/index.ts";
+import { migrate } from "../../src/db/migrate.ts";
+import { openPglite } from "../../src/db/pglite.ts";
+import { openPostgres } from "../../src/db/postgres.ts";
+import { silentLogger } from "../../src/log.ts";
+import { createApp, type App } from "../../src/server.ts";
+import { sharedPgCluster } from "./postgres.ts";
+
+export type StorageKind = "postgres" | "pglite";
+export const STORAGE_KINDS: StorageKind[] = ["postgres", "pglite"];
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+/** A migrated, empty database of the given kind. */
+export async function testDatabase(kind: StorageKind): Promise<Database> {
+  const db = kind === "postgres" ? openPostgres({ url: await (await sharedPgCluster()).createDatabase() }) : await openPglite();
+  await migrate(db);
+  return db;
+}
+
+export interface TestApp {
+  app: App;
+  db: Database;
+  feed: ChangeFeed;
+  config: Config;
+  /** Every change published since the app was made. */
+  changes: Change[];
+  request(method: string, path: string, init?: { json?: unknown; body?: BodyInit; headers?: Record<string, string> }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function testApp(kind: StorageKind, env: Record<string, string> = {}, db?: Database): Promise<TestApp> {
+  const config = loadConfig({ ADMIN_TOKEN, ...env });
+  db ??= await testDatabase(kind);
+  const feed = new ChangeFeed((err) => {
+    throw err;
+  });
+  const changes: Change[] = [];
+  feed.subscribe((c) => changes.push(c));
+  const creds = {
+    admin: digest(config.adminToken!),
+    registration: config.registrationToken ? digest(config.registrationToken) : undefined,
+    read: config.readToken ? digest(config.readToken) : undefined,
+  };
+  const app = await createApp({ config, log: silentLogger, db, feed, creds, monitoring: () => ({ monitoring: "off", monitoring_reason: "test" }) });
+  return {
+    app,
+    db,
+    feed,
+    config,
+    changes,
+    request(method, path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      let body = init.body;
+      if (init.json !== undefined) {
+        body = JSON.stringify(init.json);
+        headers["content-type"] ??= "application/json";
+      }
+      return app.handle(new Request(`http://localhost${path}`, { method, body, headers }));
+    },
+    async close() {
+      if (app.server) await app.stop();
+      await db!.close();
+    },
+  };
+}
+
+export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export function machineBody(n: number, extra: Record<string, unknown> = {}) {
+  const hex = n.toString(16).padStart(6, "0");
+  return {
+    hostname: `node-${n}`,
+    mac_address: `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`,
+    ...extra,
+  };
+}
+
+/** The n-th loopback test address: 127.1.x.y (loopback, so a ping to it is harmless). */
+export function loopbackIp(n: number): string {
+  return `127.1.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+}

@@ -1,0 +1,65 @@
+// The compiled binary under test: built once per test run with `npm run build`'s script, then
+// copied to an empty temp dir by the tests that need "no node_modules, no sources beside it".
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "../..");
+let built: string | undefined;
+
+export function buildBinary(): string {
+  if (built) return built;
+  const r = spawnSync(process.execPath, ["scripts/build.ts"], { cwd: ROOT, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`build failed:\n${r.stderr}\n${r.stdout}`);
+  built = join(ROOT, "dist/vxman");
+  return built;
+}
+
+/** A fresh temp dir holding only a copy of the binary. */
+export function isolatedBinary(): { dir: string; bin: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "vxman-bin-"));
+  const bin = join(dir, "vxman");
+  copyFileSync(buildBinary(), bin);
+  spawnSync("chmod", ["755", dir, bin]);
+  return { dir, bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface RunningProcess {
+  pid: number;
+  output(): string;
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Start a command; collects stdout+stderr. Only this process (by its PID) is ever signalled. */
+export function startProcess(cmd: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): RunningProcess {
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: opts.cwd, env: { PATH: process.env.PATH ?? "", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : null))));
+  return {
+    pid: child.pid!,
+    output: () => out,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Poll `url` until it answers (any status) or the deadline passes. Bounded: at most `ms`. */
+export async function waitForHttp(url: string, ms = 20_000, proc?: RunningProcess): Promise<Response> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await fetch(url, { signal: AbortSignal.timeout(1000) });
+    } catch (err) {
+      last = err;
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`${url} did not answer within ${ms} ms (${last})${proc ? `\n--- output ---\n${proc.output()}` : ""}`);
+}
