@@ -30,7 +30,9 @@ export async function createApp({ config, log, db, feed, creds, monitoring }: Ap
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
   const live = await LiveHub.start({ feed, loadMachines: () => machines.all(), creds, config, log, monitoring });
-  return new Elysia({ serve: { maxRequestBodySize: MAX_BODY_BYTES + 1024 } })
+  // normalize: false — unknown fields in a body are an error to report, not something to drop
+  // silently (the schemas say additionalProperties: false where that matters).
+  return new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_BODY_BYTES + 1024 } })
     .use(errorHandling(log))
     .use(httpGuards())
     .use(apiDocs())

@@ -35,8 +35,10 @@ export function errorHandling(log: Logger) {
       Object.assign(set.headers, headers);
       return body;
     };
-    if (error instanceof ApiError) {
-      return reply(error.status, { error: error.code, message: error.message, details: error.details }, error.headers);
+    // Elysia wraps whatever a body parser throws in a ParseError; ours throws ApiErrors (413/415).
+    const apiError = error instanceof ApiError ? error : (error as Error)?.cause instanceof ApiError ? ((error as Error).cause as ApiError) : null;
+    if (apiError) {
+      return reply(apiError.status, { error: apiError.code, message: apiError.message, details: apiError.details }, apiError.headers);
     }
     if (error instanceof DatabaseUnavailableError) {
       log.warn({ reason: error.reason, path: new URL(request.url).pathname }, "request failed: database unavailable");

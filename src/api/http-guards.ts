@@ -27,16 +27,24 @@ export function httpGuards() {
         "content-security-policy": path === "/docs" || path.startsWith("/docs/") ? DOCS_CSP : CSP,
       });
       const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > MAX_BODY_BYTES) {
-        throw new ApiError(413, "body_too_large", `The request body is ${length} bytes; the limit is ${MAX_BODY_BYTES} (64 KiB).`);
-      }
+      if (length > MAX_BODY_BYTES) throw tooLarge(length);
     })
-    .onParse({ as: "global" }, ({ request, contentType }) => {
-      if (request.method === "GET" || request.method === "HEAD") return;
-      const length = request.headers.get("content-length");
-      if (length === "0" || (!length && !request.headers.get("transfer-encoding"))) return; // no body
+    // The only body parser: JSON, at most 64 KiB. Bun's maxRequestBodySize also caps the socket
+    // read; this check covers bodies without a Content-Length (chunked) and in-process requests.
+    .onParse({ as: "global" }, async ({ request, contentType }) => {
+      if (request.body === null) return;
       if (!/^application\/json\s*(;|$)/i.test(contentType ?? "")) {
         throw new ApiError(415, "unsupported_media_type", 'Send the body as JSON with "Content-Type: application/json".');
       }
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge(bytes.byteLength);
+      try {
+        return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+      } catch {
+        throw new ApiError(400, "malformed_json", "The request body is not valid JSON (UTF-8).");
+      }
     });
 }
+
+const tooLarge = (bytes: number) =>
+  new ApiError(413, "body_too_large", `The request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (64 KiB).`);

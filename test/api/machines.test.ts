@@ -12,7 +12,7 @@ for (const kind of STORAGE_KINDS) {
     let t: TestApp;
     beforeAll(async () => {
       t = await testApp(kind, { MAX_MACHINES: "60" });
-    });
+    }, 60_000);
     afterAll(() => t.close());
 
     test("PUT creates (201) then updates the same IP (200), never a duplicate", async () => {

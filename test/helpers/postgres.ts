@@ -68,7 +68,9 @@ export async function startPgCluster(): Promise<PgCluster> {
   };
   const user = as?.user ?? userInfo().username;
   run("initdb", ["-D", data, "-U", user, "--auth=trust", "--no-sync", "-E", "UTF8"]);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  // fsync=off is safe for a throwaway server (it only matters if the OS crashes); commits still
+  // reach the WAL before they return, so the crash tests (stop -m immediate) lose nothing.
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
   let running = false;
   const cluster: PgCluster = {
     url: `postgres://${user}@127.0.0.1:${port}/postgres`,

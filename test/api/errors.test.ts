@@ -1,0 +1,84 @@
+// Bad input gets a clear JSON error and changes nothing; a database outage is a 503 with
+// Retry-After, not a 500.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { migrate } from "../../src/db/migrate.ts";
+import { openPostgres } from "../../src/db/postgres.ts";
+import { machineBody, testApp, type TestApp } from "../helpers/app.ts";
+import { startPgCluster, type PgCluster } from "../helpers/postgres.ts";
+
+describe("request errors", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await testApp("pglite");
+  }, 60_000);
+  afterAll(() => t.close());
+
+  const cases: [string, () => Promise<Response>, number, string][] = [
+    ["malformed JSON", () => t.request("PUT", "/api/machines/127.6.0.1", { body: "{not json", headers: { "content-type": "application/json" } }), 400, "malformed_json"],
+    ["text/plain body", () => t.request("PUT", "/api/machines/127.6.0.1", { body: JSON.stringify(machineBody(1)), headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type"],
+    ["body over 64 KiB", () => t.request("PUT", "/api/machines/127.6.0.1", { json: { ...machineBody(1), extra_data: { x: "a".repeat(70_000) } } }), 413, "body_too_large"],
+    ["missing hostname", () => t.request("PUT", "/api/machines/127.6.0.1", { json: { mac_address: "52:54:00:00:00:01" } }), 422, "invalid_request"],
+    ["unknown field", () => t.request("PUT", "/api/machines/127.6.0.1", { json: { ...machineBody(1), role: "db" } }), 422, "invalid_request"],
+    ["bad IP in path", () => t.request("PUT", "/api/machines/256.1.1.1", { json: machineBody(1) }), 422, "invalid_request"],
+    ["extra_data over 8 KiB", () => t.request("PUT", "/api/machines/127.6.0.1", { json: { ...machineBody(1), extra_data: { x: "a".repeat(9000) } } }), 422, "invalid_request"],
+    ["extra_data as array", () => t.request("PUT", "/api/machines/127.6.0.1", { json: { ...machineBody(1), extra_data: [1, 2] } }), 422, "invalid_request"],
+    ["unknown route", () => t.request("GET", "/api/nothing-here"), 404, "not_found"],
+  ];
+
+  test.each(cases)("%s: a JSON error, nothing stored", async (_name, send, status, code) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    const body = await res.json();
+    expect(body.error).toBe(code);
+    expect(body.message).toBeString();
+    expect(body.message.length).toBeGreaterThan(10);
+    expect(JSON.stringify(body)).not.toContain("    at "); // no stack trace
+    const [{ n }] = (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM machines")) as [{ n: number }];
+    expect(n).toBe(0);
+  });
+
+  test("422 names each invalid field and why", async () => {
+    const res = await t.request("PUT", "/api/machines/127.6.0.1", { json: { hostname: "has space", mac_address: "52:54:00:00:00" } });
+    const body = await res.json();
+    expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(["hostname", "mac_address"]);
+    expect(body.message).toContain("RFC 1123");
+    expect(body.message).toContain("MAC address");
+  });
+});
+
+describe("database outage on PostgreSQL", () => {
+  let pg: PgCluster;
+  let t: TestApp;
+  beforeAll(async () => {
+    pg = await startPgCluster(); // its own cluster: this test stops it
+    const db = openPostgres({ url: await pg.createDatabase() });
+    await migrate(db);
+    t = await testApp("postgres", {}, db);
+  }, 30_000);
+  // postgres.js may wait out its 5 s end() timeout for connections broken by the outage.
+  afterAll(async () => {
+    await t.close().catch(() => {});
+    pg.destroy();
+  }, 30_000);
+
+  test("503 + Retry-After while the database is down; /health says so; all well once it is back", async () => {
+    expect((await t.request("PUT", "/api/machines/127.6.0.2", { json: machineBody(2) })).status).toBe(201);
+    pg.stop("immediate");
+
+    const health = await t.request("GET", "/health");
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: "unavailable", database: "unavailable" });
+    const put = await t.request("PUT", "/api/machines/127.6.0.3", { json: machineBody(3) });
+    expect(put.status).toBe(503);
+    expect(put.headers.get("retry-after")).toBe("5");
+    expect(await put.json()).toMatchObject({ error: "database_unavailable" });
+    expect((await t.request("GET", "/api/machines")).status).toBe(503);
+
+    pg.start();
+    const back = await t.request("GET", "/health");
+    expect(back.status).toBe(200);
+    const list = await (await t.request("GET", "/api/machines")).json();
+    expect(list.items.map((m: { ip_address: string }) => m.ip_address)).toEqual(["127.6.0.2"]);
+  });
+});

@@ -1,0 +1,118 @@
+// The compiled binary, copied alone into an empty folder (no node_modules, no sources), on both
+// storage modes, over real HTTP.
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "../helpers/binary.ts";
+import { freePort, sharedPgCluster } from "../helpers/postgres.ts";
+
+const cleanups: (() => void)[] = [];
+afterAll(() => cleanups.forEach((c) => c()));
+
+async function startBinary(env: Record<string, string>): Promise<{ proc: RunningProcess; base: string; dir: string; bin: string }> {
+  const { dir, bin, cleanup } = isolatedBinary();
+  const port = await freePort();
+  const proc = startProcess([bin], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env } });
+  cleanups.push(() => proc.kill("SIGKILL"), cleanup);
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/health`, 30_000, proc);
+  return { proc, base, dir, bin };
+}
+
+const put = (base: string, ip: string, body: object, headers: Record<string, string> = {}) =>
+  fetch(`${base}/api/machines/${ip}`, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+describe("compiled binary", () => {
+  test("CLI: version, help, unknown command and bad flag exit 2, invalid config names the variable", () => {
+    const { bin, dir, cleanup } = isolatedBinary();
+    cleanups.push(cleanup);
+    const run = (args: string[], env: Record<string, string> = {}) => Bun.spawnSync([bin, ...args], { cwd: dir, env: { PATH: "/usr/bin:/bin", ...env } });
+    const version = run(["version"]);
+    expect(version.exitCode).toBe(0);
+    expect(version.stdout.toString()).toMatch(/^vxman \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}/);
+    for (const help of [["--help"], ["help"]]) {
+      const r = run(help);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.toString()).toContain("vxman migrate");
+    }
+    const unknown = run(["frobnicate"]);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr.toString()).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr.toString()).toContain("Usage:");
+    expect(run(["serve", "--bogus"]).exitCode).toBe(2);
+    const badConfig = run(["serve"], { PORT: "http" });
+    expect(badConfig.exitCode).toBe(2);
+    expect(badConfig.stderr.toString().trim()).toBe('vxman: PORT="http" is invalid: PORT accepts a whole number from 0 to 65535');
+  });
+
+  test("embedded PGlite: serves from an empty folder, prints a generated admin token once, register/list/delete", async () => {
+    const { proc, base, dir } = await startBinary({});
+    expect(existsSync(join(dir, "vxman-data", "pgdata", "PG_VERSION"))).toBe(true);
+    const token = /generated admin token \(shown only now, keep it\): (\S+)"/.exec(proc.output())?.[1];
+    expect(token).toBeString();
+    expect(proc.output()).toContain("set ADMIN_TOKEN");
+
+    const health = await (await fetch(`${base}/health`)).json();
+    expect(health).toMatchObject({ status: "ok", database: "ok", storage: "pglite" });
+
+    const created = await put(base, "127.5.0.1", { hostname: "bin-1", mac_address: "52:54:00:05:00:01" });
+    expect(created.status).toBe(201);
+    const m = await created.json();
+    const list = await (await fetch(`${base}/api/machines`)).json();
+    expect(list.items.map((x: { id: number }) => x.id)).toEqual([m.id]);
+    expect((await fetch(`${base}/api/machines/${m.id}`, { method: "DELETE" })).status).toBe(401);
+    const del = await fetch(`${base}/api/machines/${m.id}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+    expect(del.status).toBe(204);
+    expect((await (await fetch(`${base}/api/machines`)).json()).total).toBe(0);
+
+    // The dashboard and the offline docs are inside the binary.
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    const docs = await (await fetch(`${base}/docs`)).text();
+    expect(docs).toContain("/docs/swagger-ui-bundle.js");
+    expect(docs).not.toMatch(/https?:\/\//); // nothing from a CDN
+    expect((await fetch(`${base}/docs/swagger-ui-bundle.js`)).status).toBe(200);
+    const spec = await (await fetch(`${base}/docs/json`)).json();
+    expect(Object.keys(spec.paths)).toContain("/api/machines/{machine}");
+
+    // SIGTERM stops it cleanly; a restart keeps the data and does not print a new token.
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    const port = await freePort();
+    const again = startProcess([join(dir, "vxman")], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json" } });
+    cleanups.push(() => again.kill("SIGKILL"));
+    await waitForHttp(`http://127.0.0.1:${port}/health`, 30_000, again);
+    expect(again.output()).not.toContain("generated admin token");
+    const events = await (await fetch(`http://127.0.0.1:${port}/api/events`)).json();
+    expect(events.items.map((e: { kind: string }) => e.kind)).toEqual(["deleted", "registered"]);
+    again.kill("SIGTERM");
+    expect(await again.exited).toBe(0);
+  });
+
+  test("PostgreSQL via DATABASE_URL: migrate, then serve with ADMIN_TOKEN and REGISTRATION_TOKEN", async () => {
+    const url = await (await sharedPgCluster()).createDatabase();
+    const { bin, dir, cleanup } = isolatedBinary();
+    cleanups.push(cleanup);
+    const migrate = Bun.spawnSync([bin, "migrate"], { cwd: dir, env: { DATABASE_URL: url, LOG_FORMAT: "json" } });
+    expect(migrate.exitCode).toBe(0);
+    expect(migrate.stdout.toString()).toContain("migrations applied");
+
+    const admin = "binary-test-admin-token-123";
+    const reg = "binary-test-registration-456";
+    const { base, proc } = await startBinary({ DATABASE_URL: url, ADMIN_TOKEN: admin, REGISTRATION_TOKEN: reg });
+    expect(proc.output()).not.toContain(admin); // tokens are never logged
+    expect(proc.output()).toContain("schema up to date");
+    expect((await (await fetch(`${base}/health`)).json()).storage).toBe("postgres");
+
+    const body = { hostname: "pg-1", mac_address: "52:54:00:05:00:02" };
+    expect((await put(base, "127.5.0.2", body)).status).toBe(401);
+    expect((await put(base, "127.5.0.2", body, { authorization: "Bearer wrong-registration-token" })).status).toBe(403);
+    const ok = await put(base, "127.5.0.2", body, { authorization: `Bearer ${reg}` });
+    expect(ok.status).toBe(201);
+    const hb = await fetch(`${base}/api/machines/127.5.0.2/heartbeat`, { method: "POST", headers: { authorization: `Bearer ${reg}` } });
+    expect(hb.status).toBe(204);
+    const del = await fetch(`${base}/api/machines/127.5.0.2`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } });
+    expect(del.status).toBe(204);
+  });
+});
