@@ -41,6 +41,9 @@ CREATE INDEX ping_samples_time_idx ON ping_samples (checked_at);
 -- kept here in details.
 CREATE TABLE events (
   id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- Set by the monitor: a retried batch (its commit acknowledgement lost to an outage) must not
+  -- log the same unreachable/recovered twice.
+  event_key   uuid        UNIQUE,
   at          timestamptz NOT NULL DEFAULT now(),
   kind        text        NOT NULL CHECK (kind IN ('registered', 'updated', 'unreachable', 'recovered', 'deleted')),
   machine_id  integer,

@@ -11,7 +11,7 @@ export type Change =
   | { type: "machine_updated"; machine: Machine }
   | { type: "machine_deleted"; machine_id: number }
   /** The machine proved it is alive without a ping: a heartbeat or a re-registration. */
-  | { type: "machine_seen"; machine_id: number; at: Date }
+  | { type: "machine_seen"; machine_id: number; at: Date; via: "heartbeat" | "registration" }
   | {
       type: "status_update";
       machine_id: number;

@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import { accessControl, type Credentials } from "../auth.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { extraDataProblem, ipProblem } from "./address.ts";
-import { ListQuery, Machine, MachineList, MachineRef, RegisterBody } from "./model.ts";
+import { ListQuery, Machine, MachineList, MachineRef, RegisterBody, SampleList, SamplesQuery } from "./model.ts";
 import type { MachineService } from "./service.ts";
 
 const invalid = (field: string, message: string) =>
@@ -61,12 +61,20 @@ export function machinesApi(service: MachineService, creds: Credentials) {
         detail: { summary: "Heartbeat: the machine says it is alive", description: "Counts as a successful check." },
       },
     )
-    .get("/", ({ query }) => service.list(query), {
-      access: "read",
-      query: ListQuery,
-      response: MachineList,
-      detail: { summary: "List machines", description: "Filter by status, search hostname/IP/MAC, page with limit/offset." },
-    })
+    .get(
+      "/",
+      async ({ query }) => {
+        // Serialised here rather than by Elysia: its response check would walk all 10,000
+        // machines of a full list for output the service already shapes.
+        return new Response(JSON.stringify(await service.list(query)), { headers: { "content-type": "application/json; charset=utf-8" } });
+      },
+      {
+        access: "read",
+        query: ListQuery,
+        response: MachineList,
+        detail: { summary: "List machines", description: "Filter by status, search hostname/IP/MAC, page with limit/offset." },
+      },
+    )
     .get(
       "/:machine",
       async ({ params }) => {
@@ -75,6 +83,21 @@ export function machinesApi(service: MachineService, creds: Credentials) {
         return machine;
       },
       { access: "read", params: MachineRef, response: Machine, detail: { summary: "One machine, by id or IP" } },
+    )
+    .get(
+      "/:machine/samples",
+      async ({ params, query }) => {
+        const items = await service.samples(machineRef(params.machine), query.since, query.limit ?? 1000);
+        if (!items) throw notFound(`Machine ${params.machine}`);
+        return { items };
+      },
+      {
+        access: "read",
+        params: MachineRef,
+        query: SamplesQuery,
+        response: SampleList,
+        detail: { summary: "RTT history of one machine", description: "Oldest first; rtt_ms is null for a failed check." },
+      },
     )
     .delete(
       "/:machine",

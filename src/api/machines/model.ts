@@ -76,6 +76,8 @@ export const Sample = t.Object({
   rtt_ms: t.Union([t.Number(), t.Null()], { description: "null when the check failed" }),
 });
 
+export const SampleList = t.Object({ items: t.Array(Sample) });
+
 export const SamplesQuery = t.Object({
   since: t.Optional(t.String({ format: "date-time", error: "must be an ISO 8601 time" })),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 1000, error: "must be a whole number from 1 to 10000" })),

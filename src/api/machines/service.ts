@@ -7,12 +7,15 @@ import { ApiError } from "../errors.ts";
 import { normalizeMac } from "./address.ts";
 import type { ListQuery, Machine, RegisterBody } from "./model.ts";
 
-/** The columns of the Machine JSON, from machines `m` joined with ping_state `p`. */
+/** The columns of the Machine JSON, from machines `m` and ping_state `p`. */
 export const MACHINE_COLUMNS = `
   m.id, m.hostname, host(m.ip_address) AS ip_address, m.mac_address::text AS mac_address,
   m.status, m.extra_data, m.created_at, m.updated_at, m.last_seen,
   coalesce(p.consecutive_failures, 0) AS consecutive_failures, p.last_rtt_ms,
   p.last_checked_at, p.next_check_at`;
+
+/** The same, for statements that only have `m` (RETURNING): its ping state looked up. */
+const MACHINE_COLUMNS_OF_M = MACHINE_COLUMNS.replace(/\bp\.(\w+)/g, "(SELECT $1 FROM ping_state p WHERE p.machine_id = m.id)");
 
 type MachineRow = Omit<Machine, "created_at" | "updated_at" | "last_seen" | "last_checked_at" | "next_check_at"> & {
   created_at: Date;
@@ -22,6 +25,7 @@ type MachineRow = Omit<Machine, "created_at" | "updated_at" | "last_seen" | "las
   next_check_at: Date | null;
 };
 
+/** A row of MACHINE_COLUMNS as the API shows it (times in ISO 8601, UTC). */
 export function toMachine(row: MachineRow): Machine {
   return {
     ...row,
@@ -36,6 +40,13 @@ export function toMachine(row: MachineRow): Machine {
 // New registrations take this lock so "count, then insert" is atomic: the machine limit holds
 // exactly however many registrations arrive at once. Updates of known IPs never take it.
 const REGISTRATION_LOCK = 0x7678_7267; // "vxrg"
+
+// The common case: a machine re-registers with exactly what it had. Only last_seen moves.
+const TOUCH_UNCHANGED = `
+UPDATE machines m SET last_seen = now()
+WHERE ip_address = $1::inet AND hostname = $2 AND mac_address = $3::macaddr
+  AND ($4::text IS NULL OR extra_data = $4::text::jsonb)
+RETURNING ${MACHINE_COLUMNS_OF_M}`;
 
 // Update a known IP in one statement: the new values, last_seen, and an `updated` event with
 // old and new values of whatever changed. Returns no row when the IP is not registered.
@@ -52,39 +63,43 @@ WITH old AS (
                  THEN now() ELSE m.updated_at END,
     last_seen = now()
   FROM old WHERE m.id = old.id
-  RETURNING m.*, old.hostname AS old_hostname, old.mac_address AS old_mac, old.extra_data AS old_extra
-), changes AS (
-  SELECT upd.*, jsonb_strip_nulls(jsonb_build_object(
-    'hostname',    CASE WHEN old_hostname <> hostname THEN jsonb_build_object('old', old_hostname, 'new', hostname) END,
-    'mac_address', CASE WHEN old_mac <> mac_address THEN jsonb_build_object('old', old_mac::text, 'new', mac_address::text) END,
-    'extra_data',  CASE WHEN old_extra <> extra_data THEN jsonb_build_object('old', old_extra, 'new', extra_data) END
-  )) AS changed FROM upd
+  RETURNING ${MACHINE_COLUMNS_OF_M}, jsonb_strip_nulls(jsonb_build_object(
+    'hostname',    CASE WHEN old.hostname <> m.hostname THEN jsonb_build_object('old', old.hostname, 'new', m.hostname) END,
+    'mac_address', CASE WHEN old.mac_address <> m.mac_address
+                        THEN jsonb_build_object('old', old.mac_address::text, 'new', m.mac_address::text) END,
+    'extra_data',  CASE WHEN old.extra_data <> m.extra_data THEN jsonb_build_object('old', old.extra_data, 'new', m.extra_data) END
+  )) AS changes
 ), event AS (
   INSERT INTO events (kind, machine_id, ip_address, hostname, details)
-  SELECT 'updated', id, ip_address, hostname, changed FROM changes WHERE changed <> '{}'::jsonb
+  SELECT 'updated', id, ip_address::inet, hostname, changes FROM upd WHERE changes <> '{}'::jsonb
 )
-SELECT ${MACHINE_COLUMNS}, m.changed <> '{}'::jsonb AS changed
-FROM changes m LEFT JOIN ping_state p ON p.machine_id = m.id`;
+SELECT *, changes <> '{}'::jsonb AS changed FROM upd`;
 
 const INSERT_MACHINE = `
 WITH ins AS (
-  INSERT INTO machines (hostname, ip_address, mac_address, extra_data)
+  INSERT INTO machines AS m (hostname, ip_address, mac_address, extra_data)
   VALUES ($1, $2::inet, $3::macaddr, coalesce($4::text::jsonb, '{}'::jsonb))
   ON CONFLICT (ip_address) DO NOTHING
-  RETURNING *
+  RETURNING ${MACHINE_COLUMNS_OF_M}
 ), event AS (
   INSERT INTO events (kind, machine_id, ip_address, hostname, details)
-  SELECT 'registered', id, ip_address, hostname,
-         jsonb_build_object('mac_address', mac_address::text, 'extra_data', extra_data)
+  SELECT 'registered', id, ip_address::inet, hostname, jsonb_build_object('mac_address', mac_address, 'extra_data', extra_data)
   FROM ins
 )
-SELECT ${MACHINE_COLUMNS} FROM ins m LEFT JOIN ping_state p ON false`;
+SELECT * FROM ins`;
 
 export interface RegisterResult {
   machine: Machine;
   created: boolean;
   /** False when a known machine re-registered with exactly what it had. */
   changed: boolean;
+}
+
+export interface MachinePage {
+  items: Machine[];
+  total: number;
+  limit: number;
+  offset: number;
 }
 
 export class MachineService {
@@ -97,21 +112,26 @@ export class MachineService {
 
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
   async register(ip: string, body: RegisterBody): Promise<RegisterResult> {
-    const mac = normalizeMac(body.mac_address);
-    const extra = body.extra_data === undefined ? null : JSON.stringify(body.extra_data);
-    const result = (await this.update(ip, body.hostname, mac, extra)) ?? (await this.insert(ip, body.hostname, mac, extra));
+    const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data)];
+    const result = (await this.touch(params)) ?? (await this.update(params)) ?? (await this.insert(params));
     this.announce(result, ip);
     return result;
   }
 
-  private async update(ip: string, hostname: string, mac: string, extra: string | null): Promise<RegisterResult | null> {
-    const [row] = await this.db.query<MachineRow & { changed: boolean }>(UPDATE_BY_IP, [ip, hostname, mac, extra]);
+  private async touch(params: unknown[]): Promise<RegisterResult | null> {
+    const [row] = await this.db.query<MachineRow>(TOUCH_UNCHANGED, params);
+    return row ? { machine: toMachine(row), created: false, changed: false } : null;
+  }
+
+  private async update(params: unknown[]): Promise<RegisterResult | null> {
+    const [row] = await this.db.query<MachineRow & { changes: unknown; changed: boolean }>(UPDATE_BY_IP, params);
     if (!row) return null;
-    const { changed, ...machine } = row;
+    const { changes: _, changed, ...machine } = row;
     return { machine: toMachine(machine), created: false, changed };
   }
 
-  private async insert(ip: string, hostname: string, mac: string, extra: string | null): Promise<RegisterResult> {
+  private async insert(params: unknown[]): Promise<RegisterResult> {
+    const [ip, hostname, mac, extra] = params;
     const inserted = await this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
       await this.checkLimit(tx);
@@ -120,7 +140,7 @@ export class MachineService {
     });
     if (inserted) return { machine: toMachine(inserted), created: true, changed: true };
     // Another request registered the same IP between our update and insert: it is an update now.
-    const updated = await this.update(ip, hostname, mac, extra);
+    const updated = await this.update(params);
     if (!updated) throw new Error(`machine ${ip} vanished during registration`);
     return updated;
   }
@@ -139,16 +159,17 @@ export class MachineService {
   }
 
   private announce({ machine, created, changed }: RegisterResult, ip: string) {
+    const fields = { machine_id: machine.id, ip, hostname: machine.hostname, mac: machine.mac_address };
     if (created) {
-      this.log.info({ machine_id: machine.id, ip, hostname: machine.hostname, mac: machine.mac_address }, "machine registered");
+      this.log.info(fields, "machine registered");
       this.feed.publish({ type: "machine_registered", machine });
       return;
     }
     if (changed) {
-      this.log.info({ machine_id: machine.id, ip, hostname: machine.hostname, mac: machine.mac_address }, "machine updated");
+      this.log.info(fields, "machine updated");
       this.feed.publish({ type: "machine_updated", machine });
     }
-    this.feed.publish({ type: "machine_seen", machine_id: machine.id, at: new Date(machine.last_seen) });
+    this.feed.publish({ type: "machine_seen", machine_id: machine.id, at: new Date(machine.last_seen), via: "registration" });
   }
 
   /** A machine says it is alive. Returns false when the IP is not registered. */
@@ -158,11 +179,11 @@ export class MachineService {
       [ip],
     );
     if (!row) return false;
-    this.feed.publish({ type: "machine_seen", machine_id: row.id, at: row.last_seen });
+    this.feed.publish({ type: "machine_seen", machine_id: row.id, at: row.last_seen, via: "heartbeat" });
     return true;
   }
 
-  async list(query: ListQuery): Promise<{ items: Machine[]; total: number; limit: number; offset: number }> {
+  async list(query: ListQuery): Promise<MachinePage> {
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
     const pattern = query.q ? `%${query.q.replace(/[\\%_]/g, (c) => "\\" + c)}%` : null;
@@ -198,12 +219,25 @@ export class MachineService {
     return row ? toMachine(row) : null;
   }
 
+  /** RTT history, oldest first: the last `limit` samples (since `since`, when given). Null when the machine is unknown. */
+  async samples(ref: string, since: string | undefined, limit: number): Promise<{ checked_at: string; rtt_ms: number | null }[] | null> {
+    const machine = await this.get(ref);
+    if (!machine) return null;
+    const rows = await this.db.query<{ checked_at: Date; rtt_ms: number | null }>(
+      `SELECT checked_at, rtt_ms FROM (
+         SELECT checked_at, rtt_ms FROM ping_samples WHERE machine_id = $1 AND ($2::timestamptz IS NULL OR checked_at >= $2)
+         ORDER BY checked_at DESC LIMIT $3
+       ) recent ORDER BY checked_at`,
+      [machine.id, since ?? null, limit],
+    );
+    return rows.map((r) => ({ checked_at: r.checked_at.toISOString(), rtt_ms: r.rtt_ms }));
+  }
+
   /** Delete, after writing the machine's full record to the event log in the same transaction. */
   async remove(id: number): Promise<Machine | null> {
     const removed = await this.db.transaction(async (tx) => {
       const [row] = await tx.query<MachineRow>(
-        `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id
-         WHERE m.id = $1 FOR UPDATE OF m`,
+        `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id WHERE m.id = $1 FOR UPDATE OF m`,
         [id],
       );
       if (!row) return null;

@@ -1,0 +1,69 @@
+// Registration throughput and latency (wrk), on PostgreSQL and on PGlite, and the list of
+// 10,000 machines — with the monitor watching every registered loopback machine meanwhile.
+import { stopSharedPgCluster } from "../test/helpers/postgres.ts";
+import { procStats, requireTool, seed, startVxman, table, wrk } from "./lib.ts";
+
+const MACHINES = 10_000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+
+// PUT to a random one of the seeded machines: the steady state of machines re-registering.
+const updateScript = (count: number) => `
+math.randomseed(12345)
+request = function()
+  local n = math.random(0, ${count - 1})
+  local ip = string.format("127.1.%d.%d", math.floor(n / 250), n % 250 + 1)
+  local body = string.format('{"hostname":"node-%d","mac_address":"52:54:00:%02x:%02x:%02x"}', n, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
+end
+`;
+
+// PUT new IPs only (127.2.x.y and up): every request a registration.
+const createScript = `
+local n = 0
+request = function()
+  n = n + 1
+  local ip = string.format("127.%d.%d.%d", 2 + math.floor(n / 65000), math.floor(n / 250) % 260, n % 250 + 1)
+  local body = string.format('{"hostname":"new-%d","mac_address":"52:54:01:%02x:%02x:%02x"}', n, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
+end
+`;
+
+const listScript = `request = function() return wrk.format("GET", "/api/machines?limit=10000") end`;
+
+export async function runApiBench(): Promise<string> {
+  requireTool("wrk", "apt-get install wrk");
+  const rows: (string | number)[][] = [];
+  for (const storage of ["postgres", "pglite"] as const) {
+    const server = await startVxman(storage, { MAX_MACHINES: "1000000", PING_INTERVAL: "10s" });
+    try {
+      await seed(server.base, MACHINES);
+      const before = procStats(server.proc.pid);
+      const update = await wrk(`${server.base}`, updateScript(MACHINES), { connections: 32, seconds: SECONDS });
+      const mid = procStats(server.proc.pid);
+      const create = await wrk(`${server.base}`, createScript, { connections: 32, seconds: SECONDS });
+      const list = await wrk(`${server.base}`, listScript, { connections: 4, seconds: SECONDS });
+      const t0 = performance.now();
+      const one = await (await fetch(`${server.base}/api/machines?limit=10000`)).json();
+      const single = performance.now() - t0;
+      if (one.items.length < MACHINES) throw new Error(`list returned ${one.items.length}`);
+      rows.push([storage, "PUT update (re-register)", update.rps, update.p50, update.p99, update.errors + update.non2xx, `${(((mid.cpuS - before.cpuS) / SECONDS) * 100).toFixed(0)}%`]);
+      rows.push([storage, "PUT new machine", create.rps, create.p50, create.p99, create.errors + create.non2xx, ""]);
+      rows.push([storage, `GET list of ${one.total} machines`, list.rps, list.p50, list.p99, list.errors + list.non2xx, `one request ${single.toFixed(1)} ms`]);
+    } finally {
+      await server.stop();
+    }
+  }
+  return table(
+    `API under load (wrk, 32 connections, ${SECONDS} s each; ${MACHINES.toLocaleString()} machines watched by the monitor at 10 s; loopback)`,
+    ["storage", "request", "req/s", "p50 ms", "p99 ms", "errors", "server CPU / note"],
+    rows,
+  );
+}
+
+if (import.meta.main) {
+  try {
+    console.log(await runApiBench());
+  } finally {
+    await stopSharedPgCluster();
+  }
+}

@@ -1,0 +1,115 @@
+// Shared by the benchmarks: start the compiled binary on either storage, seed machines, run
+// wrk, read CPU/RSS from /proc, print markdown tables. Loopback only.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "../test/helpers/binary.ts";
+import { freePort, sharedPgCluster } from "../test/helpers/postgres.ts";
+
+export const ADMIN = "bench-admin-token-0123456789";
+
+export interface Server {
+  base: string;
+  proc: RunningProcess;
+  stop(): Promise<void>;
+}
+
+/** The compiled binary from an empty temp dir; storage "postgres" gets a fresh database. */
+export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}): Promise<Server> {
+  const { dir, bin, cleanup } = isolatedBinary();
+  const port = await freePort();
+  const dbEnv: Record<string, string> = storage === "postgres" ? { DATABASE_URL: await (await sharedPgCluster()).createDatabase() } : {};
+  const proc = startProcess([bin], {
+    cwd: dir,
+    env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", LOG_LEVEL: "warn", ADMIN_TOKEN: ADMIN, RATE_LIMIT: "0", ...dbEnv, ...env },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/health`, 60_000, proc);
+  return {
+    base,
+    proc,
+    async stop() {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+      await proc.exited;
+      clearTimeout(timer);
+      cleanup();
+    },
+  };
+}
+
+export function loopback(n: number): string {
+  return `127.1.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+}
+
+export function body(n: number): string {
+  const hex = n.toString(16).padStart(6, "0");
+  return JSON.stringify({ hostname: `node-${n}`, mac_address: `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}` });
+}
+
+/** Register machines 0..count-1 (loopback addresses), `parallel` requests at a time. */
+export async function seed(base: string, count: number, parallel = 50): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const n = next++;
+      const r = await fetch(`${base}/api/machines/${loopback(n)}`, { method: "PUT", headers: { "content-type": "application/json" }, body: body(n) });
+      if (r.status !== 201 && r.status !== 200) throw new Error(`seed ${n}: ${r.status} ${await r.text()}`);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+}
+
+/** wrk with a Lua script; the script's done() prints one "JSON {...}" line. */
+export async function wrk(url: string, script: string, opts: { threads?: number; connections?: number; seconds?: number } = {}): Promise<WrkResult> {
+  const file = join(process.env.TMPDIR ?? "/tmp", `vxman-wrk-${process.pid}-${Date.now()}.lua`);
+  await Bun.write(file, script + WRK_DONE);
+  const proc = Bun.spawn(["wrk", `-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${opts.seconds ?? 10}s`, "-s", file, url], { stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  const line = out.split("\n").find((l) => l.startsWith("JSON "));
+  if (!line) throw new Error(`wrk printed no summary:\n${out}\n${await new Response(proc.stderr).text()}`);
+  return JSON.parse(line.slice(5));
+}
+
+const WRK_DONE = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('JSON {"rps":%.1f,"p50":%.3f,"p99":%.3f,"errors":%d,"non2xx":%d,"requests":%d}\\n',
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
+end
+`;
+
+/** CPU seconds (user+sys) and RSS of a process, from /proc. */
+export function procStats(pid: number): { cpuS: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function table(title: string, header: string[], rows: (string | number)[][]): string {
+  const fmt = (v: string | number) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : v);
+  return [`### ${title}`, "", `| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.map(fmt).join(" | ")} |`), ""].join("\n");
+}
+
+export function requireTool(cmd: string, install: string): void {
+  if (!Bun.which(cmd)) throw new Error(`${cmd} is missing: ${install}`);
+}
