@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./config.ts";
 import { DataDirLockedError } from "./db/lock.ts";
-import { createLogger, type Logger } from "./log.ts";
+import type { Logger } from "./log.ts";
 import { BUILD_DATE, COMMIT, VERSION } from "./version.ts";
 
 const USAGE = `vxman ${VERSION}: machine manager for VXLAN overlays
@@ -58,32 +58,39 @@ function noArgs(args: string[]) {
   }
 }
 
-function configOrExit(): { config: Config; log: Logger } {
+// The logger (pino) is loaded only by the commands that log: `vxman ping` and `version` stay quick.
+async function configOrExit(): Promise<{ config: Config; log: Logger }> {
   const config = loadConfig();
+  const { createLogger } = await import("./log.ts");
   return { config, log: createLogger({ level: config.logLevel, format: config.logFormat }) };
 }
 
+/** A graceful stop must end within this; systemd's TimeoutStopSec is longer. */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
 async function serve(args: string[]): Promise<number> {
   noArgs(args);
-  const { config, log } = configOrExit();
+  const { config, log } = await configOrExit();
   const { startServer } = await import("./server.ts");
   const server = await startServer(config, log);
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info({ signal }, "shutting down");
-      resolve();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
+  log.info({ signal }, "shutting down: no new connections; closing dashboards, writing pending state");
+  const watchdog = setTimeout(() => {
+    log.error({ limit_ms: SHUTDOWN_LIMIT_MS }, "shutdown took too long; exiting anyway");
+    process.exit(1);
+  }, SHUTDOWN_LIMIT_MS);
   await server.stop();
+  clearTimeout(watchdog);
   log.info("stopped");
   return 0;
 }
 
 async function migrateCommand(args: string[]): Promise<number> {
   noArgs(args);
-  const { config, log } = configOrExit();
+  const { config, log } = await configOrExit();
   const { openDatabase, describeStorage } = await import("./db/index.ts");
   const { migrate } = await import("./db/migrate.ts");
   const db = await openDatabase(config);

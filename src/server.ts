@@ -5,16 +5,22 @@ import { digest, resolveAdminToken, type Credentials } from "./api/auth.ts";
 import { errorHandling } from "./api/errors.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { EventService } from "./api/events/service.ts";
-import { healthApi, type MonitoringState } from "./api/health/index.ts";
-import { httpGuards, MAX_BODY_BYTES } from "./api/http-guards.ts";
+import { healthApi } from "./api/health/index.ts";
+import { corsPolicy, httpGuards, MAX_BODY_BYTES } from "./api/http-guards.ts";
 import { machinesApi } from "./api/machines/index.ts";
 import { MachineService } from "./api/machines/service.ts";
+import { httpMetrics, metricsApi } from "./api/metrics/index.ts";
+import { rateLimiting } from "./api/rate-limit.ts";
 import { ChangeFeed } from "./changes.ts";
 import type { Config } from "./config.ts";
 import { describeStorage, openDatabase, type Database } from "./db/index.ts";
 import { migrate } from "./db/migrate.ts";
 import { LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { IcmpUnavailableError, Pinger } from "./monitor/pinger.ts";
+import { startSamplePruning } from "./monitor/retention.ts";
+import { Monitor, type Prober } from "./monitor/scheduler.ts";
 import { apiDocs, webUi } from "./web/index.ts";
 
 export interface AppDeps {
@@ -23,25 +29,38 @@ export interface AppDeps {
   db: Database;
   feed: ChangeFeed;
   creds: Credentials;
-  monitoring: () => MonitoringState;
+  /** Started by the caller; with no ICMP socket it still tracks heartbeats and reports "off". */
+  monitor: Monitor;
 }
 
-export async function createApp({ config, log, db, feed, creds, monitoring }: AppDeps) {
+export async function createApp({ config, log, db, feed, creds, monitor }: AppDeps) {
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
+  const monitoring = () => monitor.state;
   const live = await LiveHub.start({ feed, loadMachines: () => machines.all(), creds, config, log, monitoring });
+  const metrics = new Metrics({
+    machinesByStatus: () => monitor.countByStatus(),
+    pingStats: () => monitor.pingStats,
+    writerStats: () => ({ ...monitor.writer.stats, pending: monitor.writer.pending }),
+    wsClients: () => live.clients,
+  });
+  monitor.onRtt = (ms) => metrics.rtt.observe(ms / 1000);
   // normalize: false — unknown fields in a body are an error to report, not something to drop
   // silently (the schemas say additionalProperties: false where that matters).
-  return new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_BODY_BYTES + 1024 } })
-    .use(errorHandling(log))
+  // closeBeforeStop: dashboards' sockets must close before Bun's graceful stop, which waits for them.
+  return live.closeBeforeStop(new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_BODY_BYTES + 1024 } })
+    .use(errorHandling(log, metrics))
+    .use(httpMetrics(metrics))
     .use(httpGuards())
+    .use(corsPolicy(config.corsOrigins))
+    .use(rateLimiting(config.rateLimit, config.trustProxy))
     .use(apiDocs())
     .use(healthApi(db, monitoring))
     .use(machinesApi(machines, creds))
     .use(eventsApi(events, creds))
+    .use(metricsApi(metrics, creds, config.metricsPublic))
     .use(live.routes())
-    .use(await webUi())
-    .onStop(() => live.close());
+    .use(await webUi()));
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -51,12 +70,31 @@ export interface RunningServer {
   app: App;
   db: Database;
   feed: ChangeFeed;
+  monitor: Monitor;
   stop(): Promise<void>;
+}
+
+/** The ICMP engine, or why there is none: without it vxman still serves, with monitoring off. */
+async function openProber(config: Config, log: Logger): Promise<{ prober: Prober | null; reason?: string }> {
+  try {
+    const pinger = await Pinger.open({ maxInFlight: config.maxParallelPings });
+    log.info({ socket: pinger.mode, max_parallel_pings: config.maxParallelPings }, "ICMP monitoring on");
+    return { prober: pinger };
+  } catch (err) {
+    if (!(err instanceof IcmpUnavailableError)) throw err;
+    log.error({ reason: err.message, fix: err.howToFix }, "ICMP monitoring OFF: no ICMP socket could be opened; vxman keeps serving");
+    return { prober: null, reason: `${err.message}. ${err.howToFix}` };
+  }
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   log.info({ storage: describeStorage(config) }, "opening database");
   const db = await openDatabase(config);
+  // Undone in reverse order if the start fails half-way, and by stop().
+  const undo: (() => unknown)[] = [() => db.close()];
+  const unwind = async () => {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch((err) => log.error({ err }, "shutdown step failed"));
+  };
   try {
     const { applied, current } = await migrate(db);
     log.info({ applied, schema_version: current }, applied.length ? "migrations applied" : "schema up to date");
@@ -66,25 +104,31 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       read: config.readToken ? digest(config.readToken) : undefined,
     };
     const feed = new ChangeFeed((err) => log.error({ err }, "change listener failed"));
-    const monitoring = (): MonitoringState => ({ monitoring: "off", monitoring_reason: "the ICMP monitor is not started" });
-    const app = await createApp({ config, log, db, feed, creds, monitoring });
-    app.listen({ hostname: config.host, port: config.port });
-    const { hostname = config.host, port } = app.server!;
-    const url = new URL(`http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
-    log.info({ url: url.href, storage: db.kind }, "vxman is serving");
-    return {
-      url,
-      app,
+    const { prober, reason } = await openProber(config, log);
+    const monitor = await Monitor.start({
       db,
       feed,
-      async stop() {
-        await app.stop();
-        await db.close();
+      log,
+      prober,
+      unavailableReason: reason,
+      options: {
+        intervalMs: config.pingInterval,
+        timeoutMs: config.pingTimeout,
+        backoffMaxMs: config.backoffMax,
+        failureThreshold: config.failureThreshold,
       },
-    };
+    });
+    undo.push(() => monitor.stop()); // flushes pending state, closes the ICMP sockets
+    undo.push(startSamplePruning(db, config.sampleRetention, log));
+    const app = await createApp({ config, log, db, feed, creds, monitor });
+    app.listen({ hostname: config.host, port: config.port });
+    undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001
+    const { hostname = config.host, port } = app.server!;
+    const url = new URL(`http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
+    log.info({ url: url.href, storage: db.kind, monitoring: monitor.state.monitoring }, "vxman is serving");
+    return { url, app, db, feed, monitor, stop: unwind };
   } catch (err) {
-    await db.close().catch(() => {});
+    await unwind();
     throw err;
   }
 }
-

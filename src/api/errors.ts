@@ -4,6 +4,7 @@
 import { Elysia, ValidationError } from "elysia";
 import { DatabaseUnavailableError } from "../db/index.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 
 export interface ErrorBody {
   error: string;
@@ -28,7 +29,7 @@ export const notFound = (what: string) => new ApiError(404, "not_found", `${what
 /** Seconds a client should wait before retrying when the database is down. */
 export const DB_RETRY_AFTER_S = 5;
 
-export function errorHandling(log: Logger) {
+export function errorHandling(log: Logger, metrics?: Metrics) {
   return new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error, request, set }) => {
     const reply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) => {
       set.status = status;
@@ -41,6 +42,7 @@ export function errorHandling(log: Logger) {
       return reply(apiError.status, { error: apiError.code, message: apiError.message, details: apiError.details }, apiError.headers);
     }
     if (error instanceof DatabaseUnavailableError) {
+      metrics?.dbErrors.inc();
       log.warn({ reason: error.reason, path: new URL(request.url).pathname }, "request failed: database unavailable");
       return reply(
         503,

@@ -1,5 +1,6 @@
 // Cross-cutting HTTP rules applied to every response: security headers, the body size limit
 // and JSON-only request bodies.
+import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { ApiError } from "./errors.ts";
 
@@ -48,3 +49,16 @@ export function httpGuards() {
 
 const tooLarge = (bytes: number) =>
   new ApiError(413, "body_too_large", `The request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (64 KiB).`);
+
+/** Cross-origin calls only from CORS_ORIGINS; with none configured, no CORS headers at all, so
+ *  browsers keep other sites' pages from calling the API. */
+export function corsPolicy(origins: string[]) {
+  if (origins.length === 0) return new Elysia({ name: "cors-off" });
+  return cors({
+    origin: origins.includes("*") ? "*" : origins,
+    methods: ["GET", "PUT", "POST", "DELETE"],
+    allowedHeaders: ["content-type", "authorization"],
+    credentials: false,
+    maxAge: 600,
+  });
+}

@@ -1,6 +1,7 @@
-// PLACEHOLDER (issue 4 replaces this): the interface server.ts wires. Sends hello + snapshot and
-// forwards each change unbatched.
-import { Elysia } from "elysia";
+// The live state dashboards start from and follow: every machine, kept current from the change
+// feed, and the sequence number of the last change sent. Changes are numbered and applied to the
+// map at the moment they are published, in one synchronous step, so a snapshot taken at any
+// moment is exactly "the state after seq N" and the next message a new socket receives is N + 1.
 import type { Credentials } from "../api/auth.ts";
 import type { MonitoringState } from "../api/health/index.ts";
 import type { Machine } from "../api/machines/model.ts";
@@ -8,6 +9,15 @@ import type { ChangeFeed } from "../changes.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
+import { Clients } from "./clients.ts";
+import { Coalescer } from "./coalescer.ts";
+import { liveRoutes, STATUS_TOPIC } from "./index.ts";
+import { applyEvent, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
+
+/** The part of Bun's server the hub uses: one publish serialises a message once for all sockets. */
+interface Publisher {
+  publish(topic: string, data: string): unknown;
+}
 
 export interface LiveHubDeps {
   feed: ChangeFeed;
@@ -20,43 +30,100 @@ export interface LiveHubDeps {
 
 export class LiveHub {
   #seq = 0;
-  #machines = new Map<number, Machine>();
-  #clients = new Set<{ send(data: string): unknown; close(code?: number, reason?: string): void }>();
+  readonly #machines = new Map<number, Machine>();
+  /** The serialised snapshot for the current seq, shared by every socket that opens before the
+   *  next change (10,000 machines are ~4 MB of JSON: built once, not once per reconnect). */
+  #snapshot: string | undefined;
+  /** Events sent while the initial load was in flight, replayed over what it returned. */
+  #sentDuringLoad: LiveEvent[] | undefined = [];
+  #server: Publisher | null = null;
+  readonly #coalescer = new Coalescer<BroadcastChange>((changes) => this.#publish(changes));
+  readonly #unsubscribe: () => void;
+  readonly sockets: Clients;
 
-  private constructor(private readonly deps: LiveHubDeps) {}
+  private constructor(readonly deps: LiveHubDeps) {
+    this.sockets = new Clients(deps.config.wsMaxPerIp);
+    // Subscribed before the load, so no change falls between what the load reads and the feed.
+    this.#unsubscribe = deps.feed.subscribe((change) => {
+      if (change.type !== "machine_seen") this.#coalescer.push(change);
+    });
+  }
 
   static async start(deps: LiveHubDeps): Promise<LiveHub> {
     const hub = new LiveHub(deps);
-    for (const m of await deps.loadMachines()) hub.#machines.set(m.id, m);
-    deps.feed.subscribe((change) => {
-      if (change.type === "machine_seen") return;
-      if (change.type === "machine_deleted") hub.#machines.delete(change.machine_id);
-      if (change.type === "machine_registered" || change.type === "machine_updated") hub.#machines.set(change.machine.id, change.machine);
-      const msg = JSON.stringify({ ...change, seq: ++hub.#seq });
-      for (const c of hub.#clients) c.send(msg);
-    });
+    try {
+      const machines = await deps.loadMachines();
+      hub.#machines.clear();
+      for (const m of machines) hub.#machines.set(m.id, m);
+      for (const e of hub.#sentDuringLoad ?? []) applyEvent(hub.#machines, e);
+      hub.#sentDuringLoad = undefined;
+      hub.#snapshot = undefined;
+    } catch (err) {
+      hub.#unsubscribe();
+      hub.#coalescer.close();
+      throw err;
+    }
     return hub;
   }
 
+  /** Open dashboard sockets. */
   get clients(): number {
-    return this.#clients.size;
+    return this.sockets.size;
+  }
+
+  get seq(): number {
+    return this.#seq;
   }
 
   routes() {
-    return new Elysia({ name: "live" }).ws("/ws/status", {
-      open: (ws) => {
-        ws.send(JSON.stringify({ type: "hello", version: VERSION, monitoring: this.deps.monitoring().monitoring }));
-        ws.send(JSON.stringify({ type: "snapshot", machines: [...this.#machines.values()], seq: this.#seq }));
-        this.#clients.add(ws);
-      },
-      close: (ws) => {
-        this.#clients.delete(ws);
-      },
-    });
+    return liveRoutes(this);
   }
 
-  close(code = 1001, reason = "server shutting down") {
-    for (const c of this.#clients) c.close(code, reason);
-    this.#clients.clear();
+  /** The server to publish through; known from the first upgrade (nobody to tell before it). */
+  attach(server: Publisher | null): void {
+    if (server) this.#server = server;
+  }
+
+  hello(): string {
+    const msg: ServerMessage = { type: "hello", version: VERSION, ...this.deps.monitoring() };
+    return JSON.stringify(msg);
+  }
+
+  snapshot(): string {
+    this.#snapshot ??= JSON.stringify({ type: "snapshot", seq: this.#seq, machines: [...this.#machines.values()] } satisfies ServerMessage);
+    return this.#snapshot;
+  }
+
+  #publish(changes: BroadcastChange[]): void {
+    const events = changes.map((c): LiveEvent => ({ ...c, seq: ++this.#seq }));
+    for (const e of events) applyEvent(this.#machines, e);
+    this.#sentDuringLoad?.push(...events);
+    this.#snapshot = undefined;
+    if (this.sockets.size === 0 || !this.#server) return;
+    const msg: ServerMessage = events.length === 1 ? events[0]! : { type: "batch", seq: this.#seq, events };
+    const dropped = this.sockets.dropLagging();
+    if (dropped) this.deps.log.warn({ dropped, limit_bytes: "BACKPRESSURE_LIMIT + snapshot" }, "dashboard sockets cut: not reading their updates");
+    this.#server.publish(STATUS_TOPIC, JSON.stringify(msg));
+  }
+
+  /** Close every dashboard socket and stop following the feed. */
+  close(code = 1001, reason = "server shutting down"): void {
+    this.#unsubscribe();
+    this.#coalescer.close();
+    this.sockets.closeAll(code, reason);
+  }
+
+  /**
+   * Wraps the app's stop so dashboard sockets are closed (1001) first. Bun's graceful stop waits
+   * for open WebSockets, and Elysia runs onStop hooks only after it, so closing them there
+   * would never happen and stopping would hang.
+   */
+  closeBeforeStop<A extends { stop: (closeActiveConnections?: boolean) => Promise<unknown> }>(app: A): A {
+    const stop = app.stop.bind(app);
+    app.stop = async (closeActiveConnections?: boolean) => {
+      this.close();
+      return stop(closeActiveConnections);
+    };
+    return app;
   }
 }

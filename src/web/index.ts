@@ -1,11 +1,12 @@
 // The dashboard and the offline API docs page, built by scripts/assets.ts into dist/web and
-// served by @elysiajs/static. In the compiled binary dist/web is embedded with --asset and
-// lives under /$bunfs/root; from source it is read from the checkout.
-import { staticPlugin } from "@elysiajs/static";
+// served from memory by ./assets.ts (content type, ETag/304, gzip). In the compiled binary
+// dist/web is embedded with --asset and lives under /$bunfs/root; from source it is read from
+// the checkout.
 import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { join } from "node:path";
 import { VERSION } from "../version.ts";
+import { loadAssets, serveAsset } from "./assets.ts";
 
 // `--asset dist/web` lands at /$bunfs/root/web in the binary (Bun keeps the last segment
 // relative to the bundle root); the compiled-binary test catches it if that ever moves.
@@ -39,16 +40,19 @@ export function apiDocs() {
   });
 }
 
+/** The dashboard at / and every other built file at its path; /docs is the offline docs page.
+ *  Registered after apiDocs() so that page replaces the plugin's CDN-loading one. */
 export async function webUi() {
-  return new Elysia({ name: "web-ui" }).use(
-    await staticPlugin({
-      assets: WEB_ROOT,
-      prefix: "/",
-      alwaysStatic: true,
-      // File names are not content-hashed, so browsers revalidate each time (a cheap 304).
-      directive: "no-cache",
-      maxAge: null,
-      detail: { hide: true },
-    }),
-  );
+  const assets = await loadAssets(WEB_ROOT);
+  const app = new Elysia({ name: "web-ui" });
+  const aliases: Record<string, string> = { "/index.html": "/", "/docs/index.html": "/docs" };
+  for (const asset of assets.values()) {
+    // An arrow function destructuring what it uses: see accessControl in src/api/auth.ts.
+    const handler = ({ headers }: { headers: Record<string, string | undefined> }) =>
+      serveAsset(asset, { acceptEncoding: headers["accept-encoding"], ifNoneMatch: headers["if-none-match"] });
+    for (const path of [asset.path, aliases[asset.path]]) {
+      if (path) app.get(path, handler, { detail: { hide: true } });
+    }
+  }
+  return app;
 }

@@ -73,13 +73,14 @@ for (const kind of STORAGE_KINDS) {
       expect(items.map((e: { kind: string }) => e.kind)).toEqual(["registered"]);
     });
 
-    test("changes are published after commit: registered, updated, seen", async () => {
+    test("changes are published after commit: registered, updated, seen (and the monitor's status update)", async () => {
       const before = t.changes.length;
       const ip = "127.2.0.6";
       await t.request("PUT", `/api/machines/${ip}`, { json: machineBody(6) });
       await t.request("PUT", `/api/machines/${ip}`, { json: { ...machineBody(6), hostname: "six" } });
       const types = t.changes.slice(before).map((c) => c.type);
-      expect(types).toEqual(["machine_registered", "machine_updated", "machine_seen"]);
+      // A re-registration is a sign of life: the monitor answers machine_seen with a status_update.
+      expect(types).toEqual(["machine_registered", "machine_updated", "machine_seen", "status_update"]);
     });
 
     test("heartbeat: 204 and last_seen moves; 404 for an unknown IP", async () => {

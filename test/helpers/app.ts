@@ -8,6 +8,7 @@ import { migrate } from "../../src/db/migrate.ts";
 import { openPglite } from "../../src/db/pglite.ts";
 import { openPostgres } from "../../src/db/postgres.ts";
 import { silentLogger } from "../../src/log.ts";
+import { Monitor } from "../../src/monitor/scheduler.ts";
 import { createApp, type App } from "../../src/server.ts";
 import { sharedPgCluster } from "./postgres.ts";
 
@@ -35,7 +36,9 @@ export interface TestApp {
 }
 
 export async function testApp(kind: StorageKind, env: Record<string, string> = {}, db?: Database): Promise<TestApp> {
-  const config = loadConfig({ ADMIN_TOKEN, ...env });
+  // In-process requests have no client address, so they would all share one rate-limit bucket:
+  // off unless a test asks for it (the rate-limit tests run on a real listening server).
+  const config = loadConfig({ ADMIN_TOKEN, RATE_LIMIT: "0", ...env });
   db ??= await testDatabase(kind);
   const feed = new ChangeFeed((err) => {
     throw err;
@@ -47,7 +50,17 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     registration: config.registrationToken ? digest(config.registrationToken) : undefined,
     read: config.readToken ? digest(config.readToken) : undefined,
   };
-  const app = await createApp({ config, log: silentLogger, db, feed, creds, monitoring: () => ({ monitoring: "off", monitoring_reason: "test" }) });
+  // A real monitor without an ICMP socket: it tracks heartbeats and reports monitoring "off".
+  // The ICMP side is tested in test/monitor/ on a full server.
+  const monitor = await Monitor.start({
+    db,
+    feed,
+    log: silentLogger,
+    prober: null,
+    unavailableReason: "in-process test app: no ICMP socket opened",
+    options: { intervalMs: config.pingInterval, timeoutMs: config.pingTimeout, backoffMaxMs: config.backoffMax, failureThreshold: config.failureThreshold },
+  });
+  const app = await createApp({ config, log: silentLogger, db, feed, creds, monitor });
   return {
     app,
     db,
@@ -65,6 +78,7 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     },
     async close() {
       if (app.server) await app.stop();
+      await monitor.stop();
       await db!.close();
     },
   };

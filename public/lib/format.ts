@@ -1,0 +1,34 @@
+// How times and round trips read on screen.
+
+/** "just now", "42 s ago", "2 min ago", "3 h ago", "5 d ago" (and "in 10 s" for the future). */
+export function relativeTime(iso: string | null, now: number): string {
+  if (!iso) return "never";
+  const seconds = Math.round((now - Date.parse(iso)) / 1000);
+  const future = seconds < 0;
+  const s = Math.abs(seconds);
+  let text: string;
+  if (s < 5) return "just now"; // a clock a little ahead of ours is not news
+  if (s < 60) text = `${s} s`;
+  else if (s < 3600) text = `${Math.floor(s / 60)} min`;
+  else if (s < 86_400) text = `${Math.floor(s / 3600)} h`;
+  else text = `${Math.floor(s / 86_400)} d`;
+  return future ? `in ${text}` : `${text} ago`;
+}
+
+/** The exact time, for a tooltip: local time and the ISO form the server sent. */
+export function exactTime(iso: string | null): string {
+  if (!iso) return "never";
+  return `${new Date(iso).toLocaleString()} (${iso})`;
+}
+
+export function formatRtt(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "—";
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  return `${Math.round(ms)} ms`;
+}
+
+/** A value from extra_data as text: strings as they are, anything else as JSON. */
+export function valueText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}

@@ -1,0 +1,78 @@
+// The machines this dashboard shows, kept current from the snapshot and live events (or the
+// REST fallback), and which of them changed when, for the highlight.
+import type { Machine } from "../../src/api/machines/model.ts";
+import { applyEvent, type LiveEvent } from "../../src/live/protocol.ts";
+
+/** How long a changed row stays highlighted (matches the animation in style.css). */
+export const FLASH_MS = 2000;
+
+export class MachineStore {
+  readonly machines = new Map<number, Machine>();
+  /** Bumped on every change: views memoise on it. */
+  version = 0;
+  loaded = false;
+  readonly #changed = new Map<number, { at: number; count: number }>();
+  readonly #listeners = new Set<() => void>();
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Replace everything (snapshot or REST refresh); highlights what differs from before. */
+  replaceAll(machines: Machine[]): void {
+    const before = this.machines;
+    const next = new Map(machines.map((m) => [m.id, m]));
+    if (this.loaded) {
+      for (const [id, m] of next) {
+        const old = before.get(id);
+        if (!old || old.status !== m.status || old.updated_at !== m.updated_at) this.#flash(id);
+      }
+    }
+    before.clear();
+    for (const [id, m] of next) before.set(id, m);
+    this.loaded = true;
+    this.#changedNow();
+  }
+
+  apply(events: LiveEvent[]): void {
+    for (const e of events) {
+      applyEvent(this.machines, e);
+      if (e.type !== "machine_deleted") this.#flash(e.type === "status_update" ? e.machine_id : e.machine.id);
+    }
+    this.#changedNow();
+  }
+
+  remove(id: number): void {
+    if (this.machines.delete(id)) this.#changedNow();
+  }
+
+  /** A CSS class that (re)starts the highlight, or "" when the machine has not just changed. */
+  flashClass(id: number): string {
+    const c = this.#changed.get(id);
+    if (!c || Date.now() - c.at > FLASH_MS) return "";
+    // Alternating names restart the animation when a row changes again while still lit.
+    return c.count % 2 ? "flash-a" : "flash-b";
+  }
+
+  counts(): { total: number; active: number; unreachable: number } {
+    let active = 0;
+    for (const m of this.machines.values()) if (m.status === "active") active++;
+    return { total: this.machines.size, active, unreachable: this.machines.size - active };
+  }
+
+  #flash(id: number) {
+    const c = this.#changed.get(id);
+    this.#changed.set(id, { at: Date.now(), count: (c?.count ?? 0) + 1 });
+  }
+
+  #changedNow() {
+    this.version++;
+    // Forget old highlights so the map does not grow with every machine that ever changed.
+    if (this.#changed.size > 1000) {
+      const cutoff = Date.now() - FLASH_MS;
+      for (const [id, c] of this.#changed) if (c.at < cutoff) this.#changed.delete(id);
+    }
+    for (const l of this.#listeners) l();
+  }
+}

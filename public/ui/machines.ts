@@ -1,0 +1,139 @@
+// The machine list: summary counts, search, status filter, sort, and the windowed table (desktop,
+// ≥ 768 px) or cards (phone).
+import { useEffect, useMemo, useRef } from "preact/hooks";
+import type { Machine } from "../../src/api/machines/model.ts";
+import type { MachineStore } from "../lib/store.ts";
+import { SORT_LABELS, visibleMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
+import { html } from "./html.ts";
+import { Card, TableRow } from "./rows.ts";
+import { useMinWidth, useWindow } from "./window.ts";
+
+export const COLUMN_CLASS: Record<SortKey, string> = {
+  hostname: "c-host",
+  ip_address: "c-ip",
+  mac_address: "c-mac",
+  status: "c-status",
+  last_rtt_ms: "c-rtt",
+  last_seen: "c-seen",
+};
+
+/** Row heights in px; style.css sizes rows from the --row-h this sets. */
+const TABLE_ROW_PX = 44;
+const CARD_PX = 156;
+
+interface ListProps {
+  store: MachineStore;
+  version: number;
+  view: ViewOptions;
+  setView: (v: ViewOptions) => void;
+  now: number;
+  canDelete: boolean;
+  onDelete: (m: Machine) => void;
+}
+
+function Summary({ store, view, setView }: Pick<ListProps, "store" | "view" | "setView">) {
+  const c = store.counts();
+  const pick = (status: StatusFilter) => () => setView({ ...view, status: view.status === status ? "all" : status });
+  return html`<div class="summary" aria-label="Summary">
+    <button type="button" class="count" aria-pressed=${view.status === "all"} onClick=${() => setView({ ...view, status: "all" })}>
+      <span class="count-n" data-count="total">${c.total}</span> total</button>
+    <button type="button" class="count count-active" aria-pressed=${view.status === "active"} onClick=${pick("active")}>
+      <span class="count-n" data-count="active">${c.active}</span> <span aria-hidden="true">●</span> active</button>
+    <button type="button" class="count count-unreachable" aria-pressed=${view.status === "unreachable"} onClick=${pick("unreachable")}>
+      <span class="count-n" data-count="unreachable">${c.unreachable}</span> <span aria-hidden="true">○</span> unreachable</button>
+  </div>`;
+}
+
+function Toolbar({ view, setView, wide }: Pick<ListProps, "view" | "setView"> & { wide: boolean }) {
+  return html`<div class="toolbar">
+    <label class="field grow">
+      <span class="label">Search</span>
+      <input type="search" value=${view.query} placeholder="hostname, IP or MAC" autocomplete="off" spellcheck=${false}
+        onInput=${(e: Event) => setView({ ...view, query: (e.target as HTMLInputElement).value })} />
+    </label>
+    <label class="field">
+      <span class="label">Status</span>
+      <select value=${view.status} onChange=${(e: Event) => setView({ ...view, status: (e.target as HTMLSelectElement).value as StatusFilter })}>
+        <option value="all">All</option>
+        <option value="active">● Active</option>
+        <option value="unreachable">○ Unreachable</option>
+      </select>
+    </label>
+    ${wide
+      ? null
+      : html`<label class="field">
+          <span class="label">Sort</span>
+          <select value=${`${view.sort}:${view.descending ? "desc" : "asc"}`}
+            onChange=${(e: Event) => {
+              const [sort, dir] = (e.target as HTMLSelectElement).value.split(":");
+              setView({ ...view, sort: sort as SortKey, descending: dir === "desc" });
+            }}>
+            ${(Object.keys(SORT_LABELS) as SortKey[]).flatMap((k) => [
+              html`<option value=${`${k}:asc`}>${SORT_LABELS[k]} ↑</option>`,
+              html`<option value=${`${k}:desc`}>${SORT_LABELS[k]} ↓</option>`,
+            ])}
+          </select>
+        </label>`}
+  </div>`;
+}
+
+function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view" | "setView">) {
+  const active = view.sort === k;
+  const sort = active ? (view.descending ? "descending" : "ascending") : "none";
+  const toggle = () => setView({ ...view, sort: k, descending: active ? !view.descending : false });
+  return html`<div role="columnheader" class=${COLUMN_CLASS[k]} aria-sort=${sort}>
+    <button type="button" class="sort" onClick=${toggle}>${SORT_LABELS[k]}<span class="arrow" aria-hidden="true">${active ? (view.descending ? " ▼" : " ▲") : ""}</span></button>
+  </div>`;
+}
+
+function Rows({ items, wide, now, store, canDelete, onDelete, total }: {
+  items: Machine[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "canDelete" | "onDelete">) {
+  const ref = useRef<HTMLDivElement>(null);
+  const rowPx = wide ? TABLE_ROW_PX : CARD_PX;
+  const { start, end } = useWindow(ref, items.length, rowPx);
+  const rows = [];
+  for (let i = start; i < end && i < items.length; i++) {
+    const m = items[i]!;
+    const props = { key: m.id, machine: m, index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
+    rows.push(wide ? html`<${TableRow} ...${props} />` : html`<${Card} ...${props} setSize=${total} />`);
+  }
+  const size = { height: `${items.length * rowPx}px`, "--row-h": `${rowPx}px` };
+  return wide
+    ? html`<div role="rowgroup" class="rows" ref=${ref} style=${size}>${rows}</div>`
+    : html`<ul class="rows cards" ref=${ref} style=${size} aria-label="Machines">${rows}</ul>`;
+}
+
+export function MachineList(props: ListProps) {
+  const { store, version, view, setView } = props;
+  const wide = useMinWidth(768);
+  const items = useMemo(() => visibleMachines(store.machines.values(), view), [store, version, view]);
+  const firstRender = useRef(false);
+  useEffect(() => {
+    if (firstRender.current || !store.loaded) return;
+    firstRender.current = true;
+    // For bench/dashboard.ts: when the first full list was on screen.
+    requestAnimationFrame(() => performance.mark("vxman:first-render"));
+  }, [store.loaded, version]);
+  const filtered = items.length !== store.machines.size;
+  return html`<section class="machines" aria-labelledby="machines-h">
+    <h2 id="machines-h" tabindex="-1">Machines</h2>
+    <${Summary} store=${store} view=${view} setView=${setView} />
+    <${Toolbar} view=${view} setView=${setView} wide=${wide} />
+    <p class="shown muted" aria-live="polite">
+      ${!store.loaded ? "Loading…" : filtered ? `Showing ${items.length} of ${store.machines.size}` : `${items.length} machines`}
+    </p>
+    ${store.loaded && store.machines.size === 0
+      ? html`<p class="empty">No machines yet. A machine joins with <code>curl -fsS http://${location.host}/register.sh | sh</code>.</p>`
+      : wide
+        ? html`<div role="table" class="table" aria-label="Machines" aria-rowcount=${items.length + 1}>
+            <div role="rowgroup" class="thead"><div role="row" class="row head" aria-rowindex="1">
+              ${(["hostname", "ip_address", "mac_address", "status", "last_rtt_ms", "last_seen"] as SortKey[]).map(
+                (k) => html`<${HeaderCell} key=${k} k=${k} view=${view} setView=${setView} />`,
+              )}
+              <div role="columnheader" class="c-act"><span class="sr-only">Actions</span></div>
+            </div></div>
+            <${Rows} items=${items} wide=${true} total=${items.length} ...${props} />
+          </div>`
+        : html`<${Rows} items=${items} wide=${false} total=${items.length} ...${props} />`}
+  </section>`;
+}

@@ -1,0 +1,49 @@
+// One machine in the list: a table row on a desktop, a card on a phone. Both are positioned by
+// the windowed list (translateY through the CSSOM: the CSP forbids style attributes in markup).
+import type { Machine } from "../../src/api/machines/model.ts";
+import { formatRtt } from "../lib/format.ts";
+import { machineHref, StatusLabel, TimeAgo } from "./bits.ts";
+import { html } from "./html.ts";
+
+export interface RowProps {
+  machine: Machine;
+  index: number;
+  top: number;
+  now: number;
+  flash: string;
+  canDelete: boolean;
+  onDelete: (m: Machine) => void;
+}
+
+const rtt = (m: Machine) => (m.status === "active" ? formatRtt(m.last_rtt_ms) : "—");
+
+function DeleteButton({ machine, onDelete }: { machine: Machine; onDelete: (m: Machine) => void }) {
+  return html`<button type="button" class="danger small" aria-label=${`Delete ${machine.hostname} (${machine.ip_address})`}
+    onClick=${() => onDelete(machine)}>Delete</button>`;
+}
+
+export function TableRow({ machine: m, index, top, now, flash, canDelete, onDelete }: RowProps) {
+  return html`<div role="row" class=${`row ${flash}`} aria-rowindex=${index + 2} data-id=${m.id}
+      style=${{ transform: `translateY(${top}px)` }}>
+    <div role="cell" class="c-host"><a href=${machineHref(m.id)} title=${m.hostname}>${m.hostname}</a></div>
+    <div role="cell" class="c-ip mono" title=${m.ip_address}>${m.ip_address}</div>
+    <div role="cell" class="c-mac mono">${m.mac_address}</div>
+    <div role="cell" class="c-status"><${StatusLabel} status=${m.status} /></div>
+    <div role="cell" class="c-rtt num">${rtt(m)}</div>
+    <div role="cell" class="c-seen"><${TimeAgo} iso=${m.last_seen} now=${now} /></div>
+    <div role="cell" class="c-act">${canDelete && m.status === "unreachable" ? html`<${DeleteButton} machine=${m} onDelete=${onDelete} />` : null}</div>
+  </div>`;
+}
+
+export function Card({ machine: m, index, top, now, flash, canDelete, onDelete, setSize }: RowProps & { setSize: number }) {
+  return html`<li class=${`card ${flash}`} aria-posinset=${index + 1} aria-setsize=${setSize} data-id=${m.id} style=${{ transform: `translateY(${top}px)` }}>
+    <div class="card-top">
+      <${StatusLabel} status=${m.status} />
+      ${canDelete && m.status === "unreachable" ? html`<${DeleteButton} machine=${m} onDelete=${onDelete} />` : null}
+    </div>
+    <a class="card-host" href=${machineHref(m.id)} title=${m.hostname}>${m.hostname}</a>
+    <div class="card-line mono" title=${m.ip_address}>${m.ip_address}</div>
+    <div class="card-line mono">${m.mac_address}</div>
+    <div class="card-line muted">RTT ${rtt(m)} · seen <${TimeAgo} iso=${m.last_seen} now=${now} /></div>
+  </li>`;
+}

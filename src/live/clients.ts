@@ -1,0 +1,75 @@
+// The open dashboard sockets: how many each client IP holds (WS_MAX_PER_IP) and how far behind
+// each one is. Messages go out through Bun's pub/sub (serialised once for all sockets), so the
+// per-socket bound is enforced here: before each publish, a socket whose unsent bytes exceed its
+// allowance is cut. It reconnects and starts over from a fresh snapshot, which is both cheaper
+// and more correct than queueing without end or silently dropping messages.
+import type { ServerWebSocket } from "bun";
+
+/** Unsent bytes a socket may hold beyond its own snapshot before it counts as stuck. */
+export const BACKPRESSURE_LIMIT = 4 * 1024 * 1024;
+
+interface Client {
+  ip: string;
+  /** BACKPRESSURE_LIMIT plus the snapshot this socket was sent: a slow link still gets to
+   *  download a big snapshot without being cut by the first change that follows it. */
+  allowance: number;
+}
+
+export class Clients {
+  readonly #all = new Map<ServerWebSocket<unknown>, Client>();
+  readonly #perIp = new Map<string, number>();
+
+  constructor(
+    private readonly maxPerIp: number,
+    private readonly backpressureLimit = BACKPRESSURE_LIMIT,
+  ) {}
+
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** Registers the socket, or says why not (the reason fits a close frame: < 123 bytes). */
+  admit(ws: ServerWebSocket<unknown>, ip: string, snapshotBytes: number): string | null {
+    const held = this.#perIp.get(ip) ?? 0;
+    if (held >= this.maxPerIp) return `too many live connections from ${ip.slice(0, 45)} (WS_MAX_PER_IP=${this.maxPerIp})`;
+    this.#perIp.set(ip, held + 1);
+    this.#all.set(ws, { ip, allowance: this.backpressureLimit + snapshotBytes });
+    return null;
+  }
+
+  remove(ws: ServerWebSocket<unknown>): void {
+    const client = this.#all.get(ws);
+    if (!client) return;
+    this.#all.delete(ws);
+    const held = (this.#perIp.get(client.ip) ?? 1) - 1;
+    if (held > 0) this.#perIp.set(client.ip, held);
+    else this.#perIp.delete(client.ip);
+  }
+
+  /** Cuts every socket that has not taken what it was already sent. Returns how many. */
+  dropLagging(): number {
+    let dropped = 0;
+    for (const [ws, client] of this.#all) {
+      if (ws.getBufferedAmount() <= client.allowance) continue;
+      // terminate, not close: a close frame would queue behind the bytes it is not reading.
+      this.remove(ws);
+      ws.terminate();
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** Bytes queued in the server for all sockets together (not yet taken by the kernel). */
+  bufferedBytes(): number {
+    let sum = 0;
+    for (const ws of this.#all.keys()) sum += ws.getBufferedAmount();
+    return sum;
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const ws of [...this.#all.keys()]) {
+      this.remove(ws);
+      ws.close(code, reason);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// WS /ws/status: routes only. The upgrade checks access; a socket that opens is counted against
+// its IP's cap, sent hello + snapshot, and subscribed to the status topic the hub publishes on.
+import type { ServerWebSocket } from "bun";
+import { Elysia } from "elysia";
+import { chosenProtocol, clientIp, liveAccessError } from "./access.ts";
+import type { LiveHub } from "./hub.ts";
+
+/** The pub/sub topic every dashboard socket subscribes to. */
+export const STATUS_TOPIC = "status";
+
+/** Close code for a refused socket (RFC 6455 1008: policy violation), with the reason in words. */
+export const CLOSE_POLICY = 1008;
+
+export function liveRoutes(hub: LiveHub) {
+  const { creds, config } = hub.deps;
+  return new Elysia({ name: "live" }).ws("/ws/status", {
+    detail: { hide: true },
+    // Arrow functions throughout: see accessControl in src/api/auth.ts for why.
+    upgrade: (ctx) => {
+      const denied = liveAccessError(ctx.headers, creds);
+      if (denied) throw denied;
+      const protocol = chosenProtocol(ctx.headers);
+      if (protocol) ctx.set.headers["sec-websocket-protocol"] = protocol;
+      hub.attach(ctx.server);
+    },
+    open: (ws) => {
+      const raw = ws.raw as ServerWebSocket<unknown>;
+      const ip = clientIp(raw.remoteAddress, ws.data.headers, config.trustProxy);
+      // One synchronous step: no change can be published between the snapshot and the subscribe.
+      const snapshot = hub.snapshot();
+      const refused = hub.sockets.admit(raw, ip, snapshot.length);
+      if (refused) {
+        raw.close(CLOSE_POLICY, refused);
+        return;
+      }
+      raw.send(hub.hello());
+      raw.send(snapshot);
+      raw.subscribe(STATUS_TOPIC);
+    },
+    close: (ws) => {
+      hub.sockets.remove(ws.raw as ServerWebSocket<unknown>);
+    },
+  });
+}

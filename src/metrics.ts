@@ -1,0 +1,84 @@
+// Prometheus metrics (prom-client), every name prefixed vxman_. Counters kept elsewhere (the
+// ICMP engine's, the state writer's) are read at scrape time instead of being counted twice.
+import client from "prom-client";
+
+export interface MetricSources {
+  machinesByStatus(): { active: number; unreachable: number };
+  pingStats(): { sent: number; replies: number; timeouts: number; unreachable: number; errors: number } | null;
+  writerStats(): { flushes: number; failedFlushes: number; droppedSamples: number; pending: number };
+  wsClients(): number;
+}
+
+/** A counter whose value lives elsewhere: scraped as the difference since the last scrape. */
+function mirroredCounter(registry: client.Registry, name: string, help: string, read: () => number | undefined) {
+  let last = 0;
+  return new client.Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read() ?? last;
+      if (now > last) this.inc(now - last);
+      last = now;
+    },
+  });
+}
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly httpRequests = new client.Counter({
+    name: "vxman_http_requests_total",
+    help: "HTTP requests by method, route (the pattern, not the URL) and status code",
+    labelNames: ["method", "route", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new client.Histogram({
+    name: "vxman_http_request_duration_seconds",
+    help: "HTTP request duration by route",
+    labelNames: ["route"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly rtt = new client.Histogram({
+    name: "vxman_ping_rtt_seconds",
+    help: "Round-trip time of successful echo checks",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly dbErrors = new client.Counter({
+    name: "vxman_db_errors_total",
+    help: "Requests that failed because the database could not be reached",
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricSources) {
+    const r = this.registry;
+    client.collectDefaultMetrics({ register: r, prefix: "vxman_" }); // process, heap, event-loop lag
+    new client.Gauge({
+      name: "vxman_machines",
+      help: "Machines by status",
+      labelNames: ["status"] as const,
+      registers: [r],
+      collect() {
+        const counts = sources.machinesByStatus();
+        this.set({ status: "active" }, counts.active);
+        this.set({ status: "unreachable" }, counts.unreachable);
+      },
+    });
+    const ping = (key: keyof NonNullable<ReturnType<MetricSources["pingStats"]>>) => () => sources.pingStats()?.[key];
+    mirroredCounter(r, "vxman_pings_sent_total", "Echo requests sent", ping("sent"));
+    mirroredCounter(r, "vxman_ping_replies_total", "Echo replies received in time", ping("replies"));
+    mirroredCounter(r, "vxman_ping_timeouts_total", "Echo requests that timed out", ping("timeouts"));
+    mirroredCounter(r, "vxman_ping_unreachable_total", "Echo requests answered by an ICMP unreachable error", ping("unreachable"));
+    mirroredCounter(r, "vxman_ping_send_errors_total", "Echo requests the kernel refused to send", ping("errors"));
+    mirroredCounter(r, "vxman_monitor_flushes_total", "Batched monitor writes committed", () => sources.writerStats().flushes);
+    mirroredCounter(r, "vxman_monitor_failed_flushes_total", "Batched monitor writes that failed (kept and retried)", () => sources.writerStats().failedFlushes);
+    mirroredCounter(r, "vxman_monitor_dropped_samples_total", "RTT samples dropped while the database was away too long", () => sources.writerStats().droppedSamples);
+    new client.Gauge({ name: "vxman_monitor_pending_writes", help: "Monitor writes waiting for the next flush", registers: [r], collect() { this.set(sources.writerStats().pending); } });
+    new client.Gauge({ name: "vxman_websocket_clients", help: "Open dashboard WebSocket connections", registers: [r], collect() { this.set(sources.wsClients()); } });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
