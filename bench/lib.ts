@@ -10,6 +10,8 @@ export const ADMIN = "bench-admin-token-0123456789";
 export interface Server {
   base: string;
   proc: RunningProcess;
+  /** Set on PostgreSQL: the database this server uses. */
+  databaseUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -17,7 +19,8 @@ export interface Server {
 export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}): Promise<Server> {
   const { dir, bin, cleanup } = isolatedBinary();
   const port = await freePort();
-  const dbEnv: Record<string, string> = storage === "postgres" ? { DATABASE_URL: await (await sharedPgCluster()).createDatabase() } : {};
+  const databaseUrl = storage === "postgres" ? await (await sharedPgCluster()).createDatabase() : undefined;
+  const dbEnv: Record<string, string> = databaseUrl ? { DATABASE_URL: databaseUrl } : {};
   const proc = startProcess([bin], {
     cwd: dir,
     env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", LOG_LEVEL: "warn", ADMIN_TOKEN: ADMIN, RATE_LIMIT: "0", ...dbEnv, ...env },
@@ -27,6 +30,7 @@ export async function startVxman(storage: "postgres" | "pglite", env: Record<str
   return {
     base,
     proc,
+    databaseUrl,
     async stop() {
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);

@@ -11,7 +11,8 @@ CREATE TABLE machines (
   extra_data  jsonb       NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(extra_data) = 'object'),
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
-  -- Last sign of life: a registration, a heartbeat or an echo reply.
+  -- Last registration or heartbeat. The API's last_seen is the later of this and
+  -- ping_state.last_reply_at, so echo replies never rewrite this (indexed, wider) row.
   last_seen   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX machines_status_idx ON machines (status);
@@ -24,6 +25,7 @@ CREATE TABLE ping_state (
   interval_ms          integer     NOT NULL,
   next_check_at        timestamptz NOT NULL,
   last_checked_at      timestamptz,
+  last_reply_at        timestamptz,
   last_rtt_ms          real
 );
 CREATE INDEX ping_state_next_check_idx ON ping_state (next_check_at);

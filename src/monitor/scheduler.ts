@@ -31,12 +31,15 @@ export interface MonitorDeps {
   unavailableReason?: string;
 }
 
+/** A watched machine; times are epoch ms. */
 interface Watched extends Health {
   id: number;
   ip: string;
   nextCheckAt: number;
   lastCheckedAt: number | null;
+  lastReplyAt: number | null;
   lastRttMs: number | null;
+  /** Last sign of life of any kind: reply, heartbeat, registration. */
   lastSeen: number;
   checking: boolean;
 }
@@ -49,6 +52,7 @@ interface WatchedRow {
   failures: number | null;
   next_check_at: Date | null;
   last_checked_at: Date | null;
+  last_reply_at: Date | null;
   last_rtt_ms: number | null;
 }
 
@@ -123,8 +127,8 @@ export class Monitor {
 
   async #load() {
     const rows = await this.deps.db.query<WatchedRow>(
-      `SELECT m.id, host(m.ip_address) AS ip, m.status, m.last_seen, p.consecutive_failures AS failures,
-              p.next_check_at, p.last_checked_at, p.last_rtt_ms
+      `SELECT m.id, host(m.ip_address) AS ip, m.status, greatest(m.last_seen, p.last_reply_at) AS last_seen,
+              p.consecutive_failures AS failures, p.next_check_at, p.last_checked_at, p.last_reply_at, p.last_rtt_ms
        FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id`,
     );
     const now = Date.now();
@@ -151,6 +155,7 @@ export class Monitor {
       intervalMs,
       nextCheckAt,
       lastCheckedAt: row.last_checked_at?.getTime() ?? null,
+      lastReplyAt: row.last_reply_at?.getTime() ?? null,
       lastRttMs: row.last_rtt_ms,
       lastSeen: row.last_seen.getTime(),
       checking: false,
@@ -160,7 +165,7 @@ export class Monitor {
   #watch(id: number, ip: string, now: number) {
     if (this.#watched.has(id)) return;
     const { intervalMs } = this.deps.options;
-    this.#watched.set(id, { id, ip, status: "active", failures: 0, intervalMs, nextCheckAt: now, lastCheckedAt: null, lastRttMs: null, lastSeen: now, checking: false });
+    this.#watched.set(id, { id, ip, status: "active", failures: 0, intervalMs, nextCheckAt: now, lastCheckedAt: null, lastReplyAt: null, lastRttMs: null, lastSeen: now, checking: false });
     this.#wakeBy(now);
   }
 
@@ -222,6 +227,7 @@ export class Monitor {
     const alive = result.outcome === "reply";
     if (alive) {
       w.lastRttMs = result.rttMs;
+      w.lastReplyAt = now;
       w.lastSeen = now;
       if (result.rttMs !== null) this.onRtt(result.rttMs);
     }
@@ -240,10 +246,9 @@ export class Monitor {
     // The first interval is spread over 0.5–1.5× so machines registered together fall out of step.
     w.nextCheckAt = now + (check.firstCheck ? Math.round(w.intervalMs * (0.5 + Math.random())) : jittered(w.intervalMs));
     this.#writer.recordCheck(
-      { machineId: w.id, failures: w.failures, intervalMs: w.intervalMs, nextCheckAt: new Date(w.nextCheckAt), lastCheckedAt: w.lastCheckedAt ? new Date(w.lastCheckedAt) : null, lastRttMs: w.lastRttMs },
-      check.sampled ? { at: new Date(now), rttMs: check.rttMs } : null,
+      { machineId: w.id, failures: w.failures, intervalMs: w.intervalMs, nextCheckAt: w.nextCheckAt, lastCheckedAt: w.lastCheckedAt, lastReplyAt: w.lastReplyAt, lastRttMs: w.lastRttMs },
+      check.sampled ? check.rttMs : undefined,
     );
-    if (check.isAlive) this.#writer.recordSeen(w.id, new Date(w.lastSeen));
     if (step.transition) this.#transition(w, step.transition, check.detail);
     this.deps.feed.publish({
       type: "status_update",
@@ -264,7 +269,7 @@ export class Monitor {
       kind === "unreachable"
         ? { consecutive_failures: w.failures, last_result: detail ?? null, last_seen: new Date(w.lastSeen).toISOString() }
         : { via: detail === "reply" ? "echo reply" : (detail ?? "check") };
-    this.#writer.recordTransition({ machineId: w.id, kind, status: w.status, at: new Date(), details });
+    this.#writer.recordTransition({ machineId: w.id, kind, status: w.status, at: Date.now(), details });
     const line = { machine_id: w.id, ip: w.ip, ...details };
     if (kind === "unreachable") this.deps.log.warn(line, "machine unreachable");
     else this.deps.log.info(line, "machine recovered");

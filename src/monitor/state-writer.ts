@@ -1,8 +1,9 @@
-// The monitor's writes, batched: check results (ping_state), RTT samples, status transitions
-// (machines.status + an unreachable/recovered event) and last_seen, all in ONE statement per
+// The monitor's writes, batched: check results (ping_state), RTT samples, and status
+// transitions (machines.status + an unreachable/recovered event), all in ONE statement per
 // flush — never a round trip per ping. When the database is away the batch is kept (merged
 // with newer results, bounded) and written when it is back; events carry a key so a retried
-// batch cannot log one twice.
+// batch cannot log one twice. Times are epoch milliseconds until the database turns them into
+// timestamps: the hot path makes no Date objects.
 import { randomUUID } from "node:crypto";
 import type { MachineStatus } from "../changes.ts";
 import { isConnectionError, type Database } from "../db/index.ts";
@@ -12,57 +13,24 @@ export interface CheckState {
   machineId: number;
   failures: number;
   intervalMs: number;
-  nextCheckAt: Date;
-  lastCheckedAt: Date | null;
+  nextCheckAt: number;
+  lastCheckedAt: number | null;
+  lastReplyAt: number | null;
   lastRttMs: number | null;
 }
 
 export interface StatusEvent {
   machineId: number;
   kind: "unreachable" | "recovered";
+  /** The status the machine has after this event. */
   status: MachineStatus;
-  at: Date;
+  at: number;
   details: Record<string, unknown>;
-}
-
-/** Samples kept while the database is away; older ones are dropped (and counted) past this. */
-const MAX_PENDING_SAMPLES = 200_000;
-
-const FLUSH_SQL = `
-WITH state AS (
-  INSERT INTO ping_state (machine_id, consecutive_failures, interval_ms, next_check_at, last_checked_at, last_rtt_ms)
-  SELECT u.* FROM unnest($1::int[], $2::int[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::real[])
-    AS u(machine_id, failures, interval_ms, next_check_at, last_checked_at, last_rtt_ms)
-  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id)
-  ON CONFLICT (machine_id) DO UPDATE SET
-    consecutive_failures = excluded.consecutive_failures, interval_ms = excluded.interval_ms,
-    next_check_at = excluded.next_check_at, last_checked_at = excluded.last_checked_at,
-    last_rtt_ms = excluded.last_rtt_ms
-), samples AS (
-  INSERT INTO ping_samples (machine_id, checked_at, rtt_ms)
-  SELECT u.* FROM unnest($7::int[], $8::timestamptz[], $9::real[]) AS u(machine_id, checked_at, rtt_ms)
-  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id)
-), events AS (
-  INSERT INTO events (event_key, at, kind, machine_id, ip_address, hostname, details)
-  SELECT u.key, u.at, u.kind, m.id, m.ip_address, m.hostname, u.details::jsonb
-  FROM unnest($10::uuid[], $11::timestamptz[], $12::text[], $13::int[], $14::text[]) AS u(key, at, kind, machine_id, details)
-  JOIN machines m ON m.id = u.machine_id
-  ON CONFLICT (event_key) DO NOTHING
-), touched AS (
-  UPDATE machines m SET status = coalesce(u.status, m.status), last_seen = greatest(m.last_seen, u.seen)
-  FROM unnest($15::int[], $16::text[], $17::timestamptz[]) AS u(machine_id, status, seen)
-  WHERE m.id = u.machine_id
-)
-SELECT 1`;
-
-interface MachineTouch {
-  status: MachineStatus | null;
-  seen: Date | null;
 }
 
 interface Sample {
   machineId: number;
-  at: Date;
+  at: number;
   rttMs: number | null;
 }
 
@@ -71,8 +39,40 @@ interface Batch {
   states: Map<number, CheckState>;
   samples: Sample[];
   events: (StatusEvent & { key: string })[];
-  touches: Map<number, MachineTouch>;
 }
+
+/** Samples kept while the database is away; older ones are dropped (and counted) past this. */
+const MAX_PENDING_SAMPLES = 200_000;
+
+const ts = (column: string) => `to_timestamp(${column} / 1000.0)`;
+
+const FLUSH_SQL = `
+WITH state AS (
+  INSERT INTO ping_state (machine_id, consecutive_failures, interval_ms, next_check_at, last_checked_at, last_reply_at, last_rtt_ms)
+  SELECT u.machine_id, u.failures, u.interval_ms, ${ts("u.next_ms")}, ${ts("u.checked_ms")}, ${ts("u.reply_ms")}, u.rtt
+  FROM unnest($1::int[], $2::int[], $3::int[], $4::float8[], $5::float8[], $6::float8[], $7::real[])
+    AS u(machine_id, failures, interval_ms, next_ms, checked_ms, reply_ms, rtt)
+  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id)
+  ON CONFLICT (machine_id) DO UPDATE SET
+    consecutive_failures = excluded.consecutive_failures, interval_ms = excluded.interval_ms,
+    next_check_at = excluded.next_check_at, last_checked_at = excluded.last_checked_at,
+    last_reply_at = excluded.last_reply_at, last_rtt_ms = excluded.last_rtt_ms
+), samples AS (
+  INSERT INTO ping_samples (machine_id, checked_at, rtt_ms)
+  SELECT u.machine_id, ${ts("u.at_ms")}, u.rtt FROM unnest($8::int[], $9::float8[], $10::real[]) AS u(machine_id, at_ms, rtt)
+  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id)
+), events AS (
+  INSERT INTO events (event_key, at, kind, machine_id, ip_address, hostname, details)
+  SELECT u.key, ${ts("u.at_ms")}, u.kind, m.id, m.ip_address, m.hostname, u.details::jsonb
+  FROM unnest($11::uuid[], $12::float8[], $13::text[], $14::int[], $15::text[]) AS u(key, at_ms, kind, machine_id, details)
+  JOIN machines m ON m.id = u.machine_id
+  ON CONFLICT (event_key) DO NOTHING
+), status AS (
+  UPDATE machines m SET status = u.status
+  FROM unnest($16::int[], $17::text[]) AS u(machine_id, status)
+  WHERE m.id = u.machine_id
+)
+SELECT 1`;
 
 export interface WriterStats {
   flushes: number;
@@ -82,14 +82,13 @@ export interface WriterStats {
 }
 
 export class StateWriter {
-  #states: Batch["states"] = new Map();
-  #samples: Batch["samples"] = [];
-  #events: Batch["events"] = [];
-  #touches: Batch["touches"] = new Map();
+  #batch: Batch = emptyBatch();
   #flushing: Promise<void> | null = null;
   #timer: Timer | undefined;
   #soon: Timer | undefined;
   #databaseDown = false;
+  /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
+  #otherFailures = 0;
   readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, rowsWritten: 0, droppedSamples: 0 };
 
   constructor(
@@ -102,28 +101,21 @@ export class StateWriter {
     this.#timer = setInterval(() => void this.flush(), this.flushEveryMs);
   }
 
-  /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
-  #otherFailures = 0;
-
-  recordCheck(state: CheckState, sample: { at: Date; rttMs: number | null } | null) {
-    this.#states.set(state.machineId, state);
-    if (sample) this.#samples.push({ machineId: state.machineId, ...sample });
-    if (this.#samples.length > MAX_PENDING_SAMPLES) {
-      const drop = this.#samples.length - MAX_PENDING_SAMPLES;
-      this.#samples.splice(0, drop);
+  /** The machine's schedule and last result; a sample when it was a real check. */
+  recordCheck(state: CheckState, sampleRttMs?: number | null) {
+    this.#batch.states.set(state.machineId, state);
+    if (sampleRttMs === undefined || state.lastCheckedAt === null) return;
+    this.#batch.samples.push({ machineId: state.machineId, at: state.lastCheckedAt, rttMs: sampleRttMs });
+    if (this.#batch.samples.length > MAX_PENDING_SAMPLES) {
+      const drop = this.#batch.samples.length - MAX_PENDING_SAMPLES;
+      this.#batch.samples.splice(0, drop);
       this.stats.droppedSamples += drop;
     }
   }
 
-  recordSeen(machineId: number, at: Date) {
-    const t = this.#touch(machineId);
-    if (!t.seen || t.seen < at) t.seen = at;
-  }
-
   /** Status transitions are written within ~50 ms rather than at the next tick. */
   recordTransition(event: StatusEvent) {
-    this.#events.push({ ...event, key: randomUUID() });
-    this.#touch(event.machineId).status = event.status;
+    this.#batch.events.push({ ...event, key: randomUUID() });
     this.#soon ??= setTimeout(() => {
       this.#soon = undefined;
       void this.flush();
@@ -131,12 +123,12 @@ export class StateWriter {
   }
 
   forget(machineId: number) {
-    this.#states.delete(machineId);
-    this.#touches.delete(machineId);
+    this.#batch.states.delete(machineId);
   }
 
   get pending(): number {
-    return this.#states.size + this.#samples.length + this.#events.length + this.#touches.size;
+    const b = this.#batch;
+    return b.states.size + b.samples.length + b.events.length;
   }
 
   /** Write what is pending in one statement. Safe to call at any time; flushes never overlap;
@@ -154,22 +146,13 @@ export class StateWriter {
     await this.flush();
   }
 
-  #touch(machineId: number): MachineTouch {
-    let t = this.#touches.get(machineId);
-    if (!t) this.#touches.set(machineId, (t = { status: null, seen: null }));
-    return t;
-  }
-
   async #write() {
-    const batch: Batch = { states: this.#states, samples: this.#samples, events: this.#events, touches: this.#touches };
-    this.#states = new Map();
-    this.#samples = [];
-    this.#events = [];
-    this.#touches = new Map();
+    const batch = this.#batch;
+    this.#batch = emptyBatch();
     try {
       await this.db.query(FLUSH_SQL, flushParams(batch));
       this.stats.flushes++;
-      this.stats.rowsWritten += batch.states.size + batch.samples.length + batch.events.length + batch.touches.size;
+      this.stats.rowsWritten += batch.states.size + batch.samples.length + batch.events.length;
       if (this.#databaseDown) this.log.info({ events: batch.events.length }, "database back: monitor state written");
       this.#databaseDown = false;
       this.#otherFailures = 0;
@@ -190,44 +173,39 @@ export class StateWriter {
   }
 
   /** A failed batch goes back under anything newer that arrived meanwhile. */
-  #putBack(batch: Batch) {
-    for (const [id, s] of batch.states) if (!this.#states.has(id)) this.#states.set(id, s);
-    this.#samples = [...batch.samples, ...this.#samples];
-    this.#events = [...batch.events, ...this.#events];
-    for (const [id, old] of batch.touches) {
-      const now = this.#touches.get(id);
-      if (!now) this.#touches.set(id, old);
-      else {
-        now.status ??= old.status;
-        if (old.seen && (!now.seen || old.seen > now.seen)) now.seen = old.seen;
-      }
-    }
+  #putBack(old: Batch) {
+    const now = this.#batch;
+    for (const [id, s] of old.states) if (!now.states.has(id)) now.states.set(id, s);
+    now.samples = [...old.samples, ...now.samples];
+    now.events = [...old.events, ...now.events];
   }
 }
 
-// Times go as ISO text: postgres.js would type an array of Dates as a single timestamptz.
-const iso = (d: Date | null) => d?.toISOString() ?? null;
+function emptyBatch(): Batch {
+  return { states: new Map(), samples: [], events: [] };
+}
 
-function flushParams(batch: Batch): unknown[] {
-  const states = [...batch.states.values()];
-  const touches = [...batch.touches.entries()];
+function flushParams({ states, samples, events }: Batch): unknown[] {
+  const s = [...states.values()];
+  // A machine's status after the batch: that of its last event.
+  const finalStatus = new Map(events.map((e) => [e.machineId, e.status]));
   return [
-    states.map((s) => s.machineId),
-    states.map((s) => s.failures),
-    states.map((s) => s.intervalMs),
-    states.map((s) => iso(s.nextCheckAt)),
-    states.map((s) => iso(s.lastCheckedAt)),
-    states.map((s) => s.lastRttMs),
-    batch.samples.map((s) => s.machineId),
-    batch.samples.map((s) => iso(s.at)),
-    batch.samples.map((s) => s.rttMs),
-    batch.events.map((e) => e.key),
-    batch.events.map((e) => iso(e.at)),
-    batch.events.map((e) => e.kind),
-    batch.events.map((e) => e.machineId),
-    batch.events.map((e) => JSON.stringify(e.details)),
-    touches.map(([id]) => id),
-    touches.map(([, t]) => t.status),
-    touches.map(([, t]) => iso(t.seen)),
+    s.map((x) => x.machineId),
+    s.map((x) => x.failures),
+    s.map((x) => x.intervalMs),
+    s.map((x) => x.nextCheckAt),
+    s.map((x) => x.lastCheckedAt),
+    s.map((x) => x.lastReplyAt),
+    s.map((x) => x.lastRttMs),
+    samples.map((x) => x.machineId),
+    samples.map((x) => x.at),
+    samples.map((x) => x.rttMs),
+    events.map((e) => e.key),
+    events.map((e) => e.at),
+    events.map((e) => e.kind),
+    events.map((e) => e.machineId),
+    events.map((e) => JSON.stringify(e.details)),
+    [...finalStatus.keys()],
+    [...finalStatus.values()],
   ];
 }

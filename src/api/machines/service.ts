@@ -10,7 +10,7 @@ import type { ListQuery, Machine, RegisterBody } from "./model.ts";
 /** The columns of the Machine JSON, from machines `m` and ping_state `p`. */
 export const MACHINE_COLUMNS = `
   m.id, m.hostname, host(m.ip_address) AS ip_address, m.mac_address::text AS mac_address,
-  m.status, m.extra_data, m.created_at, m.updated_at, m.last_seen,
+  m.status, m.extra_data, m.created_at, m.updated_at, greatest(m.last_seen, p.last_reply_at) AS last_seen,
   coalesce(p.consecutive_failures, 0) AS consecutive_failures, p.last_rtt_ms,
   p.last_checked_at, p.next_check_at`;
 

@@ -1,0 +1,75 @@
+// Steady state: the compiled binary on PostgreSQL watching 10,000 registered loopback machines
+// at a 10 s interval for 2 minutes. Reports vxman's CPU (% of one core, all threads), RSS,
+// database writes per second (statements and rows, from pg_stat_database), the event-loop lag
+// p99 (from /metrics), and what PostgreSQL itself spent. Needs root (raw ICMP).
+import { readdirSync, readFileSync } from "node:fs";
+import postgres from "postgres";
+import { sharedPgCluster, stopSharedPgCluster } from "../test/helpers/postgres.ts";
+import { ADMIN, procStats, seed, startVxman, table } from "./lib.ts";
+
+const MACHINES = Number(process.env.BENCH_MACHINES ?? 10_000);
+const SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 120);
+const WARMUP_S = 15; // the first round of checks after registration is not steady state
+
+/** CPU seconds of the cluster: its postmaster (from postmaster.pid) and every child of it. */
+function clusterCpuSeconds(dataDir: string): number {
+  const postmaster = readFileSync(`${dataDir}/postmaster.pid`, "utf8").split("\n")[0]!.trim();
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (pid === postmaster || f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]); // utime + stime
+    } catch {
+      // the process went away meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+async function lagP99Ms(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+  const line = text.split("\n").find((l) => l.startsWith("vxman_nodejs_eventloop_lag_p99_seconds "));
+  return Number(line?.split(" ")[1] ?? NaN) * 1000;
+}
+
+export async function runSteadyBench(): Promise<string> {
+  const cluster = await sharedPgCluster();
+  const server = await startVxman("postgres", { MAX_MACHINES: String(MACHINES * 2), PING_INTERVAL: "10s", MAX_PARALLEL_PINGS: "100" });
+  const sql = postgres(server.databaseUrl!, { max: 1, onnotice: () => {} });
+  const dataDir = `${cluster.dir}/data`;
+  try {
+    await seed(server.base, MACHINES);
+    await Bun.sleep(WARMUP_S * 1000);
+    const stats = async () => (await sql`SELECT xact_commit::float8 AS commits, (tup_inserted + tup_updated + tup_deleted)::float8 AS rows FROM pg_stat_database WHERE datname = current_database()`)[0]!;
+    await lagP99Ms(server.base); // resets the lag histogram: the next reading covers the window
+    const before = { vx: procStats(server.proc.pid), pg: clusterCpuSeconds(dataDir), db: await stats() };
+    await Bun.sleep(SECONDS * 1000);
+    const after = { vx: procStats(server.proc.pid), pg: clusterCpuSeconds(dataDir), db: await stats() };
+    const lag = await lagP99Ms(server.base);
+    const metrics = await (await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    const sent = Number(/^vxman_pings_sent_total (\S+)/m.exec(metrics)?.[1] ?? NaN);
+    const timeouts = Number(/^vxman_ping_timeouts_total (\S+)/m.exec(metrics)?.[1] ?? NaN);
+    const rows: (string | number)[][] = [
+      ["vxman CPU, % of one core (all threads)", `${(((after.vx.cpuS - before.vx.cpuS) / SECONDS) * 100).toFixed(2)} %`, "< 5 %"],
+      ["vxman RSS", `${after.vx.rssMb.toFixed(0)} MiB`, "< 150 MB"],
+      ["event-loop lag p99", `${lag.toFixed(2)} ms`, "< 5 ms"],
+      ["database transactions / s", ((after.db.commits - before.db.commits) / SECONDS).toFixed(1), ""],
+      ["database rows written / s", ((after.db.rows - before.db.rows) / SECONDS).toFixed(0), ""],
+      ["PostgreSQL CPU, % of one core", `${(((after.pg - before.pg) / SECONDS) * 100).toFixed(2)} %`, ""],
+      ["pings sent (whole run) / timeouts", `${sent} / ${timeouts}`, ""],
+    ];
+    return table(`Steady state: ${MACHINES.toLocaleString()} loopback machines at a 10 s interval, ${SECONDS} s measured after ${WARMUP_S} s warm-up (PostgreSQL)`, ["measure", "value", "target"], rows);
+  } finally {
+    await sql.end();
+    await server.stop();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    console.log(await runSteadyBench());
+  } finally {
+    await stopSharedPgCluster();
+  }
+}
