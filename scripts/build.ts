@@ -18,7 +18,7 @@ const buildDate = new Date().toISOString();
 const workers = ["src/monitor/receiver.worker.ts"].filter((f) => existsSync(f));
 
 const args = [
-  "--compile", "--production", "--sourcemap=none",
+  "--compile", "--production", "--sourcemap=none", "--bytecode", "--format=esm",
   // The binary must behave the same wherever it is started: no .env or bunfig.toml from the cwd.
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
   "--define", `__VXMAN_COMMIT__=${JSON.stringify(commit + dirty)}`,
