@@ -16,3 +16,7 @@ declare module "*.tar.gz" {
   const path: string;
   export default path;
 }
+declare module "*.sh" {
+  const text: string;
+  export default text;
+}

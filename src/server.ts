@@ -2,6 +2,7 @@
 // migrate, resolve the admin token, listen; and stop it all cleanly.
 import { Elysia } from "elysia";
 import { digest, resolveAdminToken, type Credentials } from "./api/auth.ts";
+import { enrolApi } from "./api/enrol/index.ts";
 import { errorHandling } from "./api/errors.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { EventService } from "./api/events/service.ts";
@@ -57,6 +58,7 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
     .use(apiDocs())
     .use(healthApi(db, monitoring))
     .use(machinesApi(machines, creds))
+    .use(enrolApi({ trustProxy: config.trustProxy }))
     .use(eventsApi(events, creds))
     .use(metricsApi(metrics, creds, config.metricsPublic))
     .use(live.routes())

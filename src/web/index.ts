@@ -22,6 +22,8 @@ export function apiDocs() {
     path: "/docs",
     specPath: "/docs/json",
     provider: "swagger-ui",
+    // Keep paths with a dot (GET /register.sh); the dashboard's files are hidden from the spec anyway.
+    excludeStaticFile: false,
     documentation: {
       info: {
         title: "vxman API",
