@@ -1,7 +1,7 @@
 // Builds the Elysia app from the feature modules and runs the server: open the database,
 // migrate, resolve the admin token, listen; and stop it all cleanly.
 import { Elysia } from "elysia";
-import { digest, resolveAdminToken, type Credentials } from "./api/auth.ts";
+import { digest, resolveAdminToken, whoamiApi, type Credentials } from "./api/auth.ts";
 import { enrolApi } from "./api/enrol/index.ts";
 import { errorHandling } from "./api/errors.ts";
 import { eventsApi } from "./api/events/index.ts";
@@ -60,6 +60,7 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
     .use(machinesApi(machines, creds))
     .use(enrolApi({ trustProxy: config.trustProxy }))
     .use(eventsApi(events, creds))
+    .use(whoamiApi(creds))
     .use(metricsApi(metrics, creds, config.metricsPublic))
     .use(live.routes())
     .use(await webUi()));

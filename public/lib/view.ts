@@ -85,16 +85,38 @@ function compare(a: Row, b: Row, key: SortKey): number {
   }
 }
 
-export function visibleMachines(all: Iterable<Machine>, opts: ViewOptions): Machine[] {
-  const q = opts.query.trim().toLowerCase();
+/**
+ * The ids of every machine in the order of `sort`. Given the previous result, the sort starts
+ * from that order: after a live update only a few machines move, and V8's TimSort sorts a nearly
+ * sorted array in close to linear time (10,000 comparisons instead of 130,000).
+ */
+export function sortMachines(machines: Map<number, Machine>, sort: SortKey, descending: boolean, previous: number[] = []): number[] {
   const rows: Row[] = [];
-  for (const m of all) {
-    if (opts.status !== "all" && m.status !== opts.status) continue;
-    const k = keys(m);
-    if (q && !k.search.includes(q)) continue;
-    rows.push({ m, k });
+  const placed = new Set<number>();
+  for (const id of previous) {
+    const m = machines.get(id);
+    if (!m || placed.has(id)) continue;
+    placed.add(id);
+    rows.push({ m, k: keys(m) });
   }
-  const dir = opts.descending ? -1 : 1;
-  rows.sort((a, b) => dir * compare(a, b, opts.sort) || byString(a.k.host, b.k.host) || a.m.id - b.m.id);
-  return rows.map((r) => r.m);
+  for (const m of machines.values()) if (!placed.has(m.id)) rows.push({ m, k: keys(m) });
+  const dir = descending ? -1 : 1;
+  rows.sort((a, b) => dir * compare(a, b, sort) || byString(a.k.host, b.k.host) || a.m.id - b.m.id);
+  return rows.map((r) => r.m.id);
+}
+
+/** The ids (kept in order) of machines that match the search (hostname, IP or MAC, any case)
+ *  and the status filter. */
+export function filterMachines(machines: Map<number, Machine>, sorted: number[], query: string, status: StatusFilter): number[] {
+  const q = query.trim().toLowerCase();
+  if (!q && status === "all") return sorted;
+  return sorted.filter((id) => {
+    const m = machines.get(id);
+    return m !== undefined && (status === "all" || m.status === status) && (!q || keys(m).search.includes(q));
+  });
+}
+
+/** The machines a view shows, in order. */
+export function visibleMachines(machines: Map<number, Machine>, opts: ViewOptions): Machine[] {
+  return filterMachines(machines, sortMachines(machines, opts.sort, opts.descending), opts.query, opts.status).map((id) => machines.get(id)!);
 }

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Event as MachineEvent } from "../../src/api/events/model.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { api, ApiFailure } from "../lib/api.ts";
-import { formatRtt, valueText } from "../lib/format.ts";
+import { formatRtt, localDateTime, valueText } from "../lib/format.ts";
 import { StatusLabel, TimeAgo } from "./bits.ts";
 import { RttChart, type Sample } from "./chart.ts";
 import { html } from "./html.ts";
@@ -47,7 +47,7 @@ function Events({ id, version }: { id: number; version: string }) {
   return html`<ol class="events">
     ${events.value.items.map(
       (e) => html`<li key=${e.id}>
-        <time datetime=${e.at} title=${e.at}>${new Date(e.at).toLocaleString()}</time>
+        <time datetime=${e.at} title=${e.at}>${localDateTime(e.at)}</time>
         <strong class=${`kind kind-${e.kind}`}>${e.kind}</strong>
         ${Object.keys(e.details).length ? html`<pre class="details">${JSON.stringify(e.details, null, 2)}</pre>` : null}
       </li>`,
@@ -87,7 +87,7 @@ export function Detail({ id, machine, now, canDelete, onDelete }: {
   return html`<section class="detail" aria-labelledby="detail-h">${back}
     <div class="detail-head">
       <h2 id="detail-h" tabindex="-1" class="break">${m.hostname}</h2>
-      ${canDelete ? html`<button type="button" class="danger" onClick=${() => onDelete(m)}>Delete machine</button>` : null}
+      ${canDelete && m.status === "unreachable" ? html`<button type="button" class="danger" onClick=${() => onDelete(m)}>Delete machine</button>` : null}
     </div>
     <dl class="facts">${fields.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
     <h3>System information</h3>

@@ -2,7 +2,7 @@
 // focus inside and turns Esc into "cancel". Focus starts on the safe choice and goes back to
 // what opened the dialog (or, when that is gone, e.g. a deleted row, to the list heading).
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { api, ApiFailure } from "../lib/api.ts";
 import { roleOf, session } from "../lib/session.ts";
@@ -10,15 +10,20 @@ import { html } from "./html.ts";
 
 function Modal({ title, onCancel, children, id }: { title: string; onCancel: () => void; children: ComponentChildren; id: string }) {
   const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
+  // A layout effect: the dialog is modal and focused before the browser paints it.
+  useLayoutEffect(() => {
     const dialog = ref.current!;
     const opener = document.activeElement as HTMLElement | null;
     dialog.showModal();
     dialog.querySelector<HTMLElement>("[data-autofocus]")?.focus();
     return () => {
       if (dialog.open) dialog.close();
-      const back = opener?.isConnected ? opener : document.getElementById("machines-h") ?? document.getElementById("detail-h");
-      back?.focus();
+      // After the rest of this update is on the page: the opener may be leaving with it (the
+      // row of a machine just deleted).
+      setTimeout(() => {
+        const back = opener?.isConnected ? opener : document.getElementById("machines-h") ?? document.getElementById("detail-h");
+        back?.focus();
+      }, 0);
     };
   }, []);
   return html`<dialog ref=${ref} class="dialog" aria-labelledby=${`${id}-title`}
@@ -35,6 +40,7 @@ export function ConfirmDelete({ machine, onClose, onDeleted }: { machine: Machin
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const confirm = async () => {
+    if (busy) return;
     setBusy(true);
     setError(null);
     try {
@@ -58,7 +64,7 @@ export function ConfirmDelete({ machine, onClose, onDeleted }: { machine: Machin
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
     <div class="actions">
       <button type="button" data-autofocus onClick=${onClose}>Cancel</button>
-      <button type="button" class="danger" disabled=${busy} onClick=${confirm}>${busy ? "Deleting…" : "Delete"}</button>
+      <button type="button" class="danger" aria-disabled=${busy} onClick=${confirm}>${busy ? "Deleting…" : "Delete"}</button>
     </div>
   </${Modal}>`;
 }
@@ -69,6 +75,7 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
   const [error, setError] = useState<string | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (busy) return;
     const value = token.trim();
     if (!value) return setError("Enter the token.");
     setBusy(true);
@@ -99,7 +106,7 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
       ${error ? html`<p class="error" role="alert">${error}</p>` : null}
       <div class="actions">
         <button type="button" onClick=${onClose}>Cancel</button>
-        <button type="submit" class="primary" disabled=${busy}>${busy ? "Checking…" : "Log in"}</button>
+        <button type="submit" class="primary" aria-disabled=${busy}>${busy ? "Checking…" : "Log in"}</button>
       </div>
     </form>
   </${Modal}>`;

@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import type { Machine } from "../../src/api/machines/model.ts";
 import type { MachineStore } from "../lib/store.ts";
-import { SORT_LABELS, visibleMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
+import { filterMachines, SORT_LABELS, sortMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
 import { html } from "./html.ts";
 import { Card, TableRow } from "./rows.ts";
 import { useMinWidth, useWindow } from "./window.ts";
@@ -32,7 +32,7 @@ interface ListProps {
 }
 
 function Summary({ store, view, setView }: Pick<ListProps, "store" | "view" | "setView">) {
-  const c = store.counts();
+  const c = useMemo(() => store.counts(), [store, store.membersVersion, store.statusVersion]);
   const pick = (status: StatusFilter) => () => setView({ ...view, status: view.status === status ? "all" : status });
   return html`<div class="summary" aria-label="Summary">
     <button type="button" class="count" aria-pressed=${view.status === "all"} onClick=${() => setView({ ...view, status: "all" })}>
@@ -87,16 +87,19 @@ function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view
 }
 
 function Rows({ items, wide, now, store, canDelete, onDelete, total }: {
-  items: Machine[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "canDelete" | "onDelete">) {
+  items: number[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "canDelete" | "onDelete">) {
   const ref = useRef<HTMLDivElement>(null);
   const rowPx = wide ? TABLE_ROW_PX : CARD_PX;
   const { start, end } = useWindow(ref, items.length, rowPx);
   const rows = [];
   for (let i = start; i < end && i < items.length; i++) {
-    const m = items[i]!;
+    const m = store.machines.get(items[i]!);
+    if (!m) continue;
     const props = { key: m.id, machine: m, index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
     rows.push(wide ? html`<${TableRow} ...${props} />` : html`<${Card} ...${props} setSize=${total} />`);
   }
+  // A style *object*: Preact applies it through the CSSOM (style.setProperty), which the CSP
+  // allows; a style attribute in markup it would block.
   const size = { height: `${items.length * rowPx}px`, "--row-h": `${rowPx}px` };
   return wide
     ? html`<div role="rowgroup" class="rows" ref=${ref} style=${size}>${rows}</div>`
@@ -106,7 +109,23 @@ function Rows({ items, wide, now, store, canDelete, onDelete, total }: {
 export function MachineList(props: ListProps) {
   const { store, version, view, setView } = props;
   const wide = useMinWidth(768);
-  const items = useMemo(() => visibleMachines(store.machines.values(), view), [store, version, view]);
+  // Sorted again only when a change can move a machine in this order (and then starting from
+  // the previous order, so nearly linear); filtered after. Rows read each machine from the store,
+  // so a status update that moves nothing just redraws the visible rows.
+  const orderVersion =
+    view.sort === "status" ? store.statusVersion : view.sort === "last_seen" || view.sort === "last_rtt_ms" ? store.timingVersion : 0;
+  const sortedRef = useRef<{ key: string; ids: number[] }>({ key: "", ids: [] });
+  const sorted = useMemo(() => {
+    const key = `${view.sort}:${view.descending}`;
+    const previous = sortedRef.current.key === key ? sortedRef.current.ids : [];
+    sortedRef.current = { key, ids: sortMachines(store.machines, view.sort, view.descending, previous) };
+    return sortedRef.current.ids;
+  }, [store, store.membersVersion, orderVersion, view.sort, view.descending]);
+  const filterVersion = view.status === "all" ? 0 : store.statusVersion;
+  const items = useMemo(
+    () => filterMachines(store.machines, sorted, view.query, view.status),
+    [store, sorted, filterVersion, view.query, view.status],
+  );
   const firstRender = useRef(false);
   useEffect(() => {
     if (firstRender.current || !store.loaded) return;

@@ -1,6 +1,6 @@
 // Who may do what. Three optional bearer tokens: admin (always on), registration and read.
 // Tokens are kept only as SHA-256 digests and compared in constant time.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
@@ -45,6 +45,21 @@ export function accessError(access: Access, authorization: string | null | undef
   return new ApiError(403, "forbidden", `The token sent is not ${WHAT[access]}.`);
 }
 
+export type Role = "admin" | "reader" | "anonymous";
+
+/**
+ * What a request's token opens: "admin", "reader" (the READ_TOKEN), or "anonymous" (no token).
+ * A token that is none of them is an error (403), so a login form can say so.
+ */
+export function roleOf(authorization: string | null | undefined, creds: Credentials): Role | ApiError {
+  const token = bearerToken(authorization);
+  if (token === undefined) return "anonymous";
+  const given = digest(token);
+  if (timingSafeEqual(given, creds.admin)) return "admin";
+  if (creds.read && timingSafeEqual(given, creds.read)) return "reader";
+  return new ApiError(403, "forbidden", "The token sent is neither the admin token nor the read token.");
+}
+
 /** The `access` route option: `{ access: "admin" }` guards a route. */
 export function accessControl(creds: Credentials) {
   return new Elysia({ name: "access-control" }).macro({
@@ -58,6 +73,22 @@ export function accessControl(creds: Credentials) {
       },
     }),
   });
+}
+
+/** GET /api/whoami: what the token sent opens — for the dashboard's login; changes nothing. */
+export function whoamiApi(creds: Credentials) {
+  return new Elysia({ name: "whoami-api", detail: { tags: ["operations"] } }).get(
+    "/api/whoami",
+    ({ headers }) => {
+      const role = roleOf(headers.authorization, creds);
+      if (role instanceof ApiError) throw role;
+      return { role, reads_need_token: creds.read !== undefined };
+    },
+    {
+      response: t.Object({ role: t.Union([t.Literal("admin"), t.Literal("reader"), t.Literal("anonymous")]), reads_need_token: t.Boolean() }),
+      detail: { summary: "What the token sent opens", description: "admin, reader (READ_TOKEN) or anonymous; 403 for any other token." },
+    },
+  );
 }
 
 const ADMIN_TOKEN_KEY = "admin_token_sha256";

@@ -1,4 +1,4 @@
-// Who may open /ws/status, and from where. A browser cannot set headers on a WebSocket and a
+// Who may open /ws/status. A browser cannot set headers on a WebSocket and a
 // token in the URL would land in access logs, so besides "Authorization: Bearer" the token may
 // come as a subprotocol: `Sec-WebSocket-Protocol: vxman, bearer.<base64url(token)>`. The server
 // then answers with the plain `vxman` protocol, never echoing the token back.
@@ -30,14 +30,4 @@ export function liveAccessError(headers: Headers, creds: Credentials): ApiError 
  *  fails the connection unless the server picks one of them. */
 export function chosenProtocol(headers: Headers): string | undefined {
   return offeredProtocols(headers).includes(LIVE_PROTOCOL) ? LIVE_PROTOCOL : undefined;
-}
-
-/** The client's IP: the peer address, or behind a trusted proxy (TRUST_PROXY) the address that
- *  proxy appended last to X-Forwarded-For (earlier entries are whatever the client claimed). */
-export function clientIp(peer: string, headers: Headers, trustProxy: boolean): string {
-  if (trustProxy) {
-    const last = headers["x-forwarded-for"]?.split(",").at(-1)?.trim();
-    if (last) return last;
-  }
-  return peer;
 }

@@ -9,7 +9,7 @@ import type { ChangeFeed } from "../changes.ts";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { VERSION } from "../version.ts";
-import { Clients } from "./clients.ts";
+import { BACKPRESSURE_LIMIT, Clients } from "./clients.ts";
 import { Coalescer } from "./coalescer.ts";
 import { liveRoutes, STATUS_TOPIC } from "./index.ts";
 import { applyEvent, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
@@ -71,10 +71,6 @@ export class LiveHub {
     return this.sockets.size;
   }
 
-  get seq(): number {
-    return this.#seq;
-  }
-
   routes() {
     return liveRoutes(this);
   }
@@ -102,11 +98,13 @@ export class LiveHub {
     if (this.sockets.size === 0 || !this.#server) return;
     const msg: ServerMessage = events.length === 1 ? events[0]! : { type: "batch", seq: this.#seq, events };
     const dropped = this.sockets.dropLagging();
-    if (dropped) this.deps.log.warn({ dropped, limit_bytes: "BACKPRESSURE_LIMIT + snapshot" }, "dashboard sockets cut: not reading their updates");
+    if (dropped) {
+      this.deps.log.warn({ dropped, backpressure_limit_bytes: BACKPRESSURE_LIMIT }, "dashboard sockets cut: they stopped reading their updates");
+    }
     this.#server.publish(STATUS_TOPIC, JSON.stringify(msg));
   }
 
-  /** Close every dashboard socket and stop following the feed. */
+  /** Close every dashboard socket and stop following the feed (for good: the server is stopping). */
   close(code = 1001, reason = "server shutting down"): void {
     this.#unsubscribe();
     this.#coalescer.close();

@@ -2,7 +2,8 @@
 // its IP's cap, sent hello + snapshot, and subscribed to the status topic the hub publishes on.
 import type { ServerWebSocket } from "bun";
 import { Elysia } from "elysia";
-import { chosenProtocol, clientIp, liveAccessError } from "./access.ts";
+import { clientIp } from "../api/rate-limit.ts";
+import { chosenProtocol, liveAccessError } from "./access.ts";
 import type { LiveHub } from "./hub.ts";
 
 /** The pub/sub topic every dashboard socket subscribes to. */
@@ -25,7 +26,8 @@ export function liveRoutes(hub: LiveHub) {
     },
     open: (ws) => {
       const raw = ws.raw as ServerWebSocket<unknown>;
-      const ip = clientIp(raw.remoteAddress, ws.data.headers, config.trustProxy);
+      // The same client address the rate limit counts by (TRUST_PROXY: from X-Forwarded-For).
+      const ip = clientIp(raw.remoteAddress, ws.data.headers["x-forwarded-for"], config.trustProxy);
       // One synchronous step: no change can be published between the snapshot and the subscribe.
       const snapshot = hub.snapshot();
       const refused = hub.sockets.admit(raw, ip, snapshot.length);

@@ -114,8 +114,8 @@ describe.skipIf(!hasRoot)("monitor", () => {
   });
 
   test("a heartbeat counts as a success: an unreachable machine recovers at once", async () => {
-    // 198.19.255.x is inside 198.18.0.0/15, behind the unreachable route: it never answers.
-    const ip = "198.19.255.7";
+    // An address of the test host's block routed nowhere but "unreachable": it never answers.
+    const ip = host.unroutedIp;
     const { machine } = await put(s.base, ip, 3);
     await waitFor("unreachable", () => statusUpdates(s.changes, machine.id).some((u) => u.status === "unreachable"), 15_000);
     const hb = await fetch(`${s.base}/api/machines/${ip}/heartbeat`, { method: "POST" });
@@ -137,7 +137,7 @@ describe.skipIf(!hasRoot)("monitor", () => {
   });
 
   test("after a restart each machine resumes its failure count and schedule", async () => {
-    const ip = "198.19.255.8"; // never answers
+    const ip = await host.unreachableBehind(); // answered by an ICMP "host unreachable" error
     const { machine } = await put(s.base, ip, 8);
     await waitFor("two failures", () => statusUpdates(s.changes, machine.id).some((u) => u.consecutive_failures === 2), 15_000);
     await s.server.stop(); // flushes pending state

@@ -1,0 +1,143 @@
+// The live hub's pure parts: coalescing, applying events, who may connect, and the asset
+// server's header logic.
+import { describe, expect, test } from "bun:test";
+import type { Machine } from "../../src/api/machines/model.ts";
+import { digest } from "../../src/api/auth.ts";
+import { chosenProtocol, liveAccessError, offeredProtocols } from "../../src/live/access.ts";
+import { Coalescer } from "../../src/live/coalescer.ts";
+import { applyEvent, encodeTokenProtocol } from "../../src/live/protocol.ts";
+import { acceptsGzip, matchesEtag } from "../../src/web/assets.ts";
+
+const machine = (id: number, extra: Partial<Machine> = {}): Machine => ({
+  id,
+  hostname: `node-${id}`,
+  ip_address: `127.1.0.${id}`,
+  mac_address: "52:54:00:00:00:01",
+  status: "active",
+  extra_data: {},
+  created_at: "2026-01-01T00:00:00.000Z",
+  updated_at: "2026-01-01T00:00:00.000Z",
+  last_seen: "2026-01-01T00:00:00.000Z",
+  consecutive_failures: 0,
+  last_rtt_ms: 0.5,
+  last_checked_at: null,
+  next_check_at: null,
+  ...extra,
+});
+
+describe("Coalescer", () => {
+  test("what is pushed in one tick goes out together; what follows during the window, as one more", async () => {
+    const sent: number[][] = [];
+    const c = new Coalescer<number>((items) => sent.push(items), 30);
+    c.push(1);
+    c.push(2);
+    await Promise.resolve(); // the end of this tick
+    expect(sent).toEqual([[1, 2]]);
+    c.push(3);
+    c.push(4);
+    await Promise.resolve();
+    expect(sent).toEqual([[1, 2]]); // held: a window is open
+    for (let i = 0; i < 100 && sent.length < 2; i++) await Bun.sleep(10);
+    expect(sent).toEqual([[1, 2], [3, 4]]);
+    c.close();
+  });
+
+  test("after a quiet window, the next change is sent at once again", async () => {
+    const sent: string[][] = [];
+    const c = new Coalescer<string>((items) => sent.push(items), 20);
+    c.push("a");
+    await Promise.resolve();
+    for (let i = 0; i < 100 && sent.length < 1; i++) await Bun.sleep(5);
+    await Bun.sleep(60); // the window closes with nothing in it: idle
+    c.push("b");
+    await Promise.resolve();
+    expect(sent).toEqual([["a"], ["b"]]);
+    c.close();
+  });
+
+  test("close drops what is pending and sends nothing more", async () => {
+    const sent: number[][] = [];
+    const c = new Coalescer<number>((items) => sent.push(items), 10);
+    c.push(1);
+    c.close();
+    c.push(2);
+    await Bun.sleep(40);
+    expect(sent).toEqual([]);
+  });
+});
+
+describe("applyEvent", () => {
+  test("registered/updated set, deleted removes, status merges and keeps the last good RTT", () => {
+    const map = new Map<number, Machine>();
+    applyEvent(map, { type: "machine_registered", machine: machine(1) });
+    applyEvent(map, { type: "machine_updated", machine: machine(1, { hostname: "renamed" }) });
+    expect(map.get(1)?.hostname).toBe("renamed");
+    const status = {
+      type: "status_update" as const,
+      machine_id: 1,
+      status: "unreachable" as const,
+      is_alive: false,
+      response_time: null,
+      last_seen: "2026-01-01T00:01:00.000Z",
+      consecutive_failures: 3,
+      last_checked_at: "2026-01-01T00:02:00.000Z",
+      next_check_at: "2026-01-01T00:04:00.000Z",
+    };
+    applyEvent(map, status);
+    expect(map.get(1)).toMatchObject({ status: "unreachable", last_rtt_ms: 0.5, consecutive_failures: 3, next_check_at: status.next_check_at });
+    applyEvent(map, { ...status, status: "active", is_alive: true, response_time: 0.2, consecutive_failures: 0 });
+    expect(map.get(1)).toMatchObject({ status: "active", last_rtt_ms: 0.2 });
+    applyEvent(map, { ...status, machine_id: 99 }); // unknown: ignored, not invented
+    expect(map.has(99)).toBe(false);
+    applyEvent(map, { type: "machine_deleted", machine_id: 1 });
+    expect(map.size).toBe(0);
+  });
+});
+
+describe("access to /ws/status", () => {
+  const creds = { admin: digest("admin-token-0123456789"), read: digest("read-token-0123456789") };
+
+  test("a token travels as bearer.<base64url>, any printable characters included", () => {
+    const token = "a/b+c=d:e,f;g\"h";
+    const headers = { "sec-websocket-protocol": `vxman, ${encodeTokenProtocol(token)}` };
+    expect(offeredProtocols(headers)).toEqual(["vxman", expect.stringMatching(/^bearer\.[A-Za-z0-9_-]+$/)]);
+    expect(liveAccessError(headers, { ...creds, read: digest(token) })).toBeNull();
+  });
+
+  test("read token, admin token, header or subprotocol: allowed; nothing or wrong: 401/403", () => {
+    expect(liveAccessError({ "sec-websocket-protocol": encodeTokenProtocol("read-token-0123456789") }, creds)).toBeNull();
+    expect(liveAccessError({ "sec-websocket-protocol": encodeTokenProtocol("admin-token-0123456789") }, creds)).toBeNull();
+    expect(liveAccessError({ authorization: "Bearer read-token-0123456789" }, creds)).toBeNull();
+    expect(liveAccessError({}, creds)?.status).toBe(401);
+    expect(liveAccessError({ "sec-websocket-protocol": "vxman" }, creds)?.status).toBe(401);
+    expect(liveAccessError({ "sec-websocket-protocol": encodeTokenProtocol("wrong-token-0123456789") }, creds)?.status).toBe(403);
+    expect(liveAccessError({}, { admin: creds.admin })).toBeNull(); // no READ_TOKEN: open
+  });
+
+  test("the answer is `vxman` when offered, never the token", () => {
+    expect(chosenProtocol({ "sec-websocket-protocol": `vxman, ${encodeTokenProtocol("x".repeat(20))}` })).toBe("vxman");
+    expect(chosenProtocol({ "sec-websocket-protocol": encodeTokenProtocol("x".repeat(20)) })).toBeUndefined();
+    expect(chosenProtocol({})).toBeUndefined();
+  });
+});
+
+describe("asset headers", () => {
+  test("Accept-Encoding: gzip unless refused with q=0", () => {
+    expect(acceptsGzip("gzip, deflate, br")).toBe(true);
+    expect(acceptsGzip("br;q=1.0, gzip;q=0.8")).toBe(true);
+    expect(acceptsGzip("gzip;q=0")).toBe(false);
+    expect(acceptsGzip("*")).toBe(true);
+    expect(acceptsGzip("*;q=0, identity")).toBe(false);
+    expect(acceptsGzip(undefined)).toBe(false);
+    expect(acceptsGzip("identity")).toBe(false);
+  });
+
+  test("If-None-Match: a list, weak tags and * match", () => {
+    expect(matchesEtag('"abc"', '"abc"')).toBe(true);
+    expect(matchesEtag('W/"abc"', '"abc"')).toBe(true);
+    expect(matchesEtag('"x", "abc"', '"abc"')).toBe(true);
+    expect(matchesEtag("*", '"abc"')).toBe(true);
+    expect(matchesEtag('"abc-gz"', '"abc"')).toBe(false);
+    expect(matchesEtag(undefined, '"abc"')).toBe(false);
+  });
+});
