@@ -37,9 +37,9 @@ export async function runApiBench(): Promise<string> {
     const server = await startVxman(storage, { MAX_MACHINES: "1000000", PING_INTERVAL: "10s" });
     try {
       await seed(server.base, MACHINES);
-      const before = procStats(server.proc.pid);
+      const before = procStats(server.pid());
       const update = await wrk(`${server.base}`, updateScript(MACHINES), { connections: 32, seconds: SECONDS });
-      const mid = procStats(server.proc.pid);
+      const mid = procStats(server.pid());
       const create = await wrk(`${server.base}`, createScript, { connections: 32, seconds: SECONDS });
       const list = await wrk(`${server.base}`, listScript, { connections: 4, seconds: SECONDS });
       const t0 = performance.now();

@@ -2,43 +2,30 @@
 // wrk, read CPU/RSS from /proc, print markdown tables. Loopback only.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "../test/helpers/binary.ts";
-import { freePort, sharedPgCluster } from "../test/helpers/postgres.ts";
+import { serveBinary } from "../test/helpers/binary.ts";
+import { sharedPgCluster } from "../test/helpers/postgres.ts";
 
 export const ADMIN = "bench-admin-token-0123456789";
 
 export interface Server {
   base: string;
-  proc: RunningProcess;
+  pid(): number;
   /** Set on PostgreSQL: the database this server uses. */
   databaseUrl?: string;
-  stop(): Promise<void>;
+  stop(): Promise<unknown>;
 }
 
 /** The compiled binary from an empty temp dir; storage "postgres" gets a fresh database. */
 export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}): Promise<Server> {
-  const { dir, bin, cleanup } = isolatedBinary();
-  const port = await freePort();
   const databaseUrl = storage === "postgres" ? await (await sharedPgCluster()).createDatabase() : undefined;
-  const dbEnv: Record<string, string> = databaseUrl ? { DATABASE_URL: databaseUrl } : {};
-  const proc = startProcess([bin], {
-    cwd: dir,
-    env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", LOG_LEVEL: "warn", ADMIN_TOKEN: ADMIN, RATE_LIMIT: "0", ...dbEnv, ...env },
+  const served = await serveBinary({
+    LOG_LEVEL: "warn",
+    ADMIN_TOKEN: ADMIN,
+    RATE_LIMIT: "0",
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...env,
   });
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health`, 60_000, proc);
-  return {
-    base,
-    proc,
-    databaseUrl,
-    async stop() {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-      await proc.exited;
-      clearTimeout(timer);
-      cleanup();
-    },
-  };
+  return { base: served.base, pid: served.pid, databaseUrl, stop: served.stop };
 }
 
 export function loopback(n: number): string {

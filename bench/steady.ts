@@ -43,9 +43,9 @@ export async function runSteadyBench(): Promise<string> {
     await Bun.sleep(WARMUP_S * 1000);
     const stats = async () => (await sql`SELECT xact_commit::float8 AS commits, (tup_inserted + tup_updated + tup_deleted)::float8 AS rows FROM pg_stat_database WHERE datname = current_database()`)[0]!;
     await lagP99Ms(server.base); // resets the lag histogram: the next reading covers the window
-    const before = { vx: procStats(server.proc.pid), pg: clusterCpuSeconds(dataDir), db: await stats() };
+    const before = { vx: procStats(server.pid()), pg: clusterCpuSeconds(dataDir), db: await stats() };
     await Bun.sleep(SECONDS * 1000);
-    const after = { vx: procStats(server.proc.pid), pg: clusterCpuSeconds(dataDir), db: await stats() };
+    const after = { vx: procStats(server.pid()), pg: clusterCpuSeconds(dataDir), db: await stats() };
     const lag = await lagP99Ms(server.base);
     const metrics = await (await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
     const sent = Number(/^vxman_pings_sent_total (\S+)/m.exec(metrics)?.[1] ?? NaN);

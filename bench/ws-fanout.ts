@@ -50,7 +50,7 @@ export async function runWsFanoutBench(): Promise<string> {
     const markers = new Set<string>();
     const wsUrl = `${server.base.replace("http", "ws")}/ws/status`;
     for (let i = 0; i < CLIENTS; i++) dashboards.push(await openDashboard(wsUrl, markers));
-    const rssBefore = procStats(server.proc.pid).rssMb;
+    const rssBefore = procStats(server.pid()).rssMb;
 
     const toLast: number[] = [];
     const toFirst: number[] = [];
@@ -79,7 +79,7 @@ export async function runWsFanoutBench(): Promise<string> {
       markers.delete(marker);
       await Bun.sleep(PAUSE_MS);
     }
-    const rssAfter = procStats(server.proc.pid).rssMb;
+    const rssAfter = procStats(server.pid()).rssMb;
     const row = (what: string, xs: number[]) => [what, percentile(xs, 50), percentile(xs, 99), Math.max(...xs)];
     return table(
       `WebSocket fan-out: ${CLIENTS} dashboards, ${CHANGES} changes (each a real PUT of a new machine), compiled binary on PGlite, loopback`,

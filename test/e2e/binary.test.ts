@@ -3,20 +3,16 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "../helpers/binary.ts";
-import { freePort, sharedPgCluster } from "../helpers/postgres.ts";
+import { isolatedBinary, serveBinary, type ServedBinary } from "../helpers/binary.ts";
+import { sharedPgCluster } from "../helpers/postgres.ts";
 
-const cleanups: (() => void)[] = [];
-afterAll(() => cleanups.forEach((c) => c()));
+const cleanups: (() => unknown)[] = [];
+afterAll(() => Promise.all(cleanups.map((c) => c())));
 
-async function startBinary(env: Record<string, string>): Promise<{ proc: RunningProcess; base: string; dir: string; bin: string }> {
-  const { dir, bin, cleanup } = isolatedBinary();
-  const port = await freePort();
-  const proc = startProcess([bin], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env } });
-  cleanups.push(() => proc.kill("SIGKILL"), cleanup);
-  const base = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${base}/health`, 30_000, proc);
-  return { proc, base, dir, bin };
+async function startBinary(env: Record<string, string>): Promise<ServedBinary> {
+  const served = await serveBinary(env);
+  cleanups.push(() => served.stop());
+  return served;
 }
 
 const put = (base: string, ip: string, body: object, headers: Record<string, string> = {}) =>
@@ -46,11 +42,12 @@ describe("compiled binary", () => {
   });
 
   test("embedded PGlite: serves from an empty folder, prints a generated admin token once, register/list/delete", async () => {
-    const { proc, base, dir } = await startBinary({});
+    const served = await startBinary({});
+    const { base, dir } = served;
     expect(existsSync(join(dir, "vxman-data", "pgdata", "PG_VERSION"))).toBe(true);
-    const token = /generated admin token \(shown only now, keep it\): (\S+)"/.exec(proc.output())?.[1];
+    const token = /generated admin token \(shown only now, keep it\): (\S+)"/.exec(served.output())?.[1];
     expect(token).toBeString();
-    expect(proc.output()).toContain("set ADMIN_TOKEN");
+    expect(served.output()).toContain("set ADMIN_TOKEN");
 
     const health = await (await fetch(`${base}/health`)).json();
     expect(health).toMatchObject({ status: "ok", database: "ok", storage: "pglite" });
@@ -77,17 +74,11 @@ describe("compiled binary", () => {
     expect(Object.keys(spec.paths)).toContain("/api/machines/{machine}");
 
     // SIGTERM stops it cleanly; a restart keeps the data and does not print a new token.
-    proc.kill("SIGTERM");
-    expect(await proc.exited).toBe(0);
-    const port = await freePort();
-    const again = startProcess([join(dir, "vxman")], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json" } });
-    cleanups.push(() => again.kill("SIGKILL"));
-    await waitForHttp(`http://127.0.0.1:${port}/health`, 30_000, again);
-    expect(again.output()).not.toContain("generated admin token");
-    const events = await (await fetch(`http://127.0.0.1:${port}/api/events`)).json();
+    expect(await served.restart()).toBe(0);
+    const events = await (await fetch(`${base}/api/events`)).json();
     expect(events.items.map((e: { kind: string }) => e.kind)).toEqual(["deleted", "registered"]);
-    again.kill("SIGTERM");
-    expect(await again.exited).toBe(0);
+    expect(await served.stop()).toBe(0);
+    expect(served.output().match(/generated admin token/g)).toHaveLength(1);
   });
 
   test("PostgreSQL via DATABASE_URL: migrate, then serve with ADMIN_TOKEN and REGISTRATION_TOKEN", async () => {
@@ -100,9 +91,10 @@ describe("compiled binary", () => {
 
     const admin = "binary-test-admin-token-123";
     const reg = "binary-test-registration-456";
-    const { base, proc } = await startBinary({ DATABASE_URL: url, ADMIN_TOKEN: admin, REGISTRATION_TOKEN: reg });
-    expect(proc.output()).not.toContain(admin); // tokens are never logged
-    expect(proc.output()).toContain("schema up to date");
+    const served = await startBinary({ DATABASE_URL: url, ADMIN_TOKEN: admin, REGISTRATION_TOKEN: reg });
+    const { base } = served;
+    expect(served.output()).not.toContain(admin); // tokens are never logged
+    expect(served.output()).toContain("schema up to date");
     expect((await (await fetch(`${base}/health`)).json()).storage).toBe("postgres");
 
     const body = { hostname: "pg-1", mac_address: "52:54:00:05:00:02" };

@@ -2,7 +2,7 @@
 // compressed once), the strict CSP, and nothing from another origin.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gunzipSync } from "node:zlib";
-import { serveBinary, type ServedBinary } from "../helpers/browser.ts";
+import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
 
 let served: ServedBinary;
 beforeAll(async () => {

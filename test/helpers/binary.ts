@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./postgres.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 let built: string | undefined;
@@ -62,4 +63,69 @@ export async function waitForHttp(url: string, ms = 20_000, proc?: RunningProces
     await Bun.sleep(50);
   }
   throw new Error(`${url} did not answer within ${ms} ms (${last})${proc ? `\n--- output ---\n${proc.output()}` : ""}`);
+}
+
+export interface ServedBinary {
+  base: string;
+  /** The folder it runs in (its DATA_DIR by default). */
+  dir: string;
+  /** The running process's id, for /proc readings. */
+  pid(): number;
+  /** Everything every run so far has printed. */
+  output(): string;
+  /** SIGTERM, wait for the exit, start again on the same port and data: what a deploy does.
+   *  Resolves with the stopped run's exit code. */
+  restart(): Promise<number | null>;
+  /** SIGTERM (SIGKILL after 10 s), then remove the folder. Resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * The compiled binary, alone in an empty temp dir (embedded PGlite there), listening on a free
+ * loopback port. Only the process started here is ever signalled (by its PID); stop() also
+ * removes the dir.
+ */
+export async function serveBinary(env: Record<string, string> = {}): Promise<ServedBinary> {
+  const { dir, bin, cleanup } = isolatedBinary();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let proc: RunningProcess | undefined;
+  let log = "";
+  const start = async () => {
+    proc = startProcess([bin, "serve"], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env } });
+    await waitForHttp(`${base}/health`, 30_000, proc);
+  };
+  const halt = async (): Promise<number | null> => {
+    if (!proc) return null;
+    proc.kill("SIGTERM");
+    const exited = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "timeout" as const)]);
+    if (exited === "timeout") proc.kill("SIGKILL");
+    const code = await proc.exited;
+    log += proc.output();
+    proc = undefined;
+    return code;
+  };
+  const stop = async () => {
+    const code = await halt();
+    cleanup();
+    return code;
+  };
+  try {
+    await start();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    base,
+    dir,
+    pid: () => proc!.pid,
+    output: () => log + (proc?.output() ?? ""),
+    async restart() {
+      const code = await halt();
+      await start();
+      return code;
+    },
+    stop,
+  };
 }

@@ -6,8 +6,6 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "./binary.ts";
-import { freePort } from "./postgres.ts";
 
 export const CHROMIUM = process.env.VXMAN_CHROMIUM ?? "/usr/bin/chromium";
 export const hasChromium = (): boolean => existsSync(CHROMIUM);
@@ -91,55 +89,3 @@ export async function launchBrowser(): Promise<Browser> {
   };
 }
 
-export interface ServedBinary {
-  base: string;
-  output(): string;
-  /** SIGTERM, wait for the exit, start again on the same port and data: what a deploy does. */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * The compiled binary, alone in an empty temp dir (embedded PGlite there), listening on a free
- * loopback port. Only the process started here is ever signalled (by its PID); stop() also
- * removes the dir.
- */
-export async function serveBinary(env: Record<string, string> = {}): Promise<ServedBinary> {
-  const { dir, bin, cleanup } = isolatedBinary();
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  let proc: RunningProcess | undefined;
-  let log = "";
-  const start = async () => {
-    proc = startProcess([bin, "serve"], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env } });
-    await waitForHttp(`${base}/health`, 30_000, proc);
-  };
-  const halt = async () => {
-    if (!proc) return;
-    proc.kill("SIGTERM");
-    const exited = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "timeout" as const)]);
-    if (exited === "timeout") proc.kill("SIGKILL");
-    await proc.exited;
-    log += proc.output();
-    proc = undefined;
-  };
-  const stop = async () => {
-    await halt();
-    cleanup();
-  };
-  try {
-    await start();
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return {
-    base,
-    output: () => log + (proc?.output() ?? ""),
-    async restart() {
-      await halt();
-      await start();
-    },
-    stop,
-  };
-}
