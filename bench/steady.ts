@@ -5,13 +5,14 @@
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
 import { sharedPgCluster, stopSharedPgCluster } from "../test/helpers/postgres.ts";
-import { ADMIN, procStats, seed, startVxman, table } from "./lib.ts";
+import { ADMIN, loopback, procStats, seed, startVxman, table } from "./lib.ts";
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 120);
 const WARMUP_S = 15; // the first round of checks after registration is not steady state
 
-/** CPU seconds of the cluster: its postmaster (from postmaster.pid) and every child of it. */
+/** CPU seconds of the cluster: its postmaster (from postmaster.pid) with the children it has
+ *  reaped (cutime/cstime: backends and autovacuum workers come and go), plus live children. */
 function clusterCpuSeconds(dataDir: string): number {
   const postmaster = readFileSync(`${dataDir}/postmaster.pid`, "utf8").split("\n")[0]!.trim();
   let ticks = 0;
@@ -19,12 +20,35 @@ function clusterCpuSeconds(dataDir: string): number {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (pid === postmaster || f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]); // utime + stime
+      if (pid === postmaster) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      else if (f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]); // utime + stime
     } catch {
       // the process went away meanwhile
     }
   }
   return ticks / 100;
+}
+
+/** The peer: fping in loop mode pinging the same hosts at the same rate (each every 10 s). */
+async function fpingSteadyCpuPercent(hosts: string[], seconds: number): Promise<number | null> {
+  if (!Bun.which("fping")) return null;
+  const file = `/tmp/vxman-steady-hosts-${process.pid}.txt`;
+  await Bun.write(file, hosts.join("\n") + "\n");
+  // -p: per-host period; -i: gap between any two packets (1 ms = 1,000 a second, the same rate).
+  const proc = Bun.spawn(["fping", "-l", "-q", "-p", "10000", "-i", "1", "-t", "1000", "-f", file], { stdout: "ignore", stderr: "ignore" });
+  await Bun.sleep(WARMUP_S * 1000);
+  const cpu = () => {
+    const stat = readFileSync(`/proc/${proc.pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+  const before = cpu();
+  await Bun.sleep(seconds * 1000);
+  const used = cpu() - before;
+  proc.kill();
+  await proc.exited;
+  await Bun.file(file).delete();
+  return (used / seconds) * 100;
 }
 
 async function lagP99Ms(base: string): Promise<number> {
@@ -59,6 +83,10 @@ export async function runSteadyBench(): Promise<string> {
       ["PostgreSQL CPU, % of one core", `${(((after.pg - before.pg) / SECONDS) * 100).toFixed(2)} %`, ""],
       ["pings sent (whole run) / timeouts", `${sent} / ${timeouts}`, ""],
     ];
+    await server.stop();
+    const fping = await fpingSteadyCpuPercent(Array.from({ length: MACHINES }, (_, i) => loopback(i)), SECONDS);
+    const vxCpu = ((after.vx.cpuS - before.vx.cpuS) / SECONDS) * 100;
+    if (fping !== null) rows.splice(1, 0, [`peer: fping -l -p 10000 -i 1, same ${MACHINES.toLocaleString()} hosts, same rate`, `${fping.toFixed(2)} % (vxman ${(vxCpu / fping).toFixed(2)}×)`, ""]);
     return table(`Steady state: ${MACHINES.toLocaleString()} loopback machines at a 10 s interval, ${SECONDS} s measured after ${WARMUP_S} s warm-up (PostgreSQL)`, ["measure", "value", "target"], rows);
   } finally {
     await sql.end();
