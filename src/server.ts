@@ -7,7 +7,7 @@ import { errorHandling } from "./api/errors.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { EventService } from "./api/events/service.ts";
 import { healthApi } from "./api/health/index.ts";
-import { corsPolicy, httpGuards, MAX_BODY_BYTES } from "./api/http-guards.ts";
+import { corsPolicy, httpGuards, MAX_SOCKET_BODY_BYTES } from "./api/http-guards.ts";
 import { machinesApi } from "./api/machines/index.ts";
 import { MachineService } from "./api/machines/service.ts";
 import { httpMetrics, metricsApi } from "./api/metrics/index.ts";
@@ -49,7 +49,7 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
   // normalize: false — unknown fields in a body are an error to report, not something to drop
   // silently (the schemas say additionalProperties: false where that matters).
   // closeBeforeStop: dashboards' sockets must close before Bun's graceful stop, which waits for them.
-  return live.closeBeforeStop(new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_BODY_BYTES + 1024 } })
+  return live.closeBeforeStop(new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_SOCKET_BODY_BYTES } })
     .use(errorHandling(log, metrics))
     .use(httpMetrics(metrics))
     .use(httpGuards())
@@ -124,7 +124,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     undo.push(() => monitor.stop()); // flushes pending state, closes the ICMP sockets
     undo.push(startSamplePruning(db, config.sampleRetention, log));
     const app = await createApp({ config, log, db, feed, creds, monitor });
-    app.listen({ hostname: config.host, port: config.port });
+    // reusePort off: a second vxman on the same port must fail to start, not share it silently.
+    app.listen({ hostname: config.host, port: config.port, reusePort: false });
     undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001
     const { hostname = config.host, port } = app.server!;
     const url = new URL(`http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);

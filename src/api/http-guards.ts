@@ -6,6 +6,14 @@ import { ApiError } from "./errors.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * Bun.serve's maxRequestBodySize: the hard cap where the socket layer itself answers a bare 413
+ * (no JSON, no security headers) before vxman sees the request. It must sit well above
+ * MAX_BODY_BYTES so that a body a little over the limit — with a Content-Length or chunked —
+ * gets vxman's own JSON 413; the parser below never reads more than MAX_BODY_BYTES + one chunk.
+ */
+export const MAX_SOCKET_BODY_BYTES = 1024 * 1024;
+
 // No inline script, nothing from another origin, never framed. The docs page (Swagger UI) sets
 // inline style attributes, so styles may be inline there and only there.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
@@ -37,7 +45,9 @@ export function httpGuards() {
       if (!/^application\/json\s*(;|$)/i.test(contentType ?? "")) {
         throw new ApiError(415, "unsupported_media_type", 'Send the body as JSON with "Content-Type: application/json".');
       }
-      const bytes = new Uint8Array(await request.arrayBuffer());
+      // With a Content-Length (already checked against the limit above) the body is read in one
+      // go, the fast path; without one (chunked) it is read chunk by chunk and cut off early.
+      const bytes = request.headers.has("content-length") ? new Uint8Array(await request.arrayBuffer()) : await readAtMost(request.body, MAX_BODY_BYTES);
       if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge(bytes.byteLength);
       try {
         return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -47,8 +57,31 @@ export function httpGuards() {
     });
 }
 
-const tooLarge = (bytes: number) =>
-  new ApiError(413, "body_too_large", `The request body is ${bytes} bytes; the limit is ${MAX_BODY_BYTES} (64 KiB).`);
+const tooLarge = (bytes?: number) =>
+  new ApiError(
+    413,
+    "body_too_large",
+    `The request body is ${bytes === undefined ? "larger than the limit of" : `${bytes} bytes; the limit is`} ${MAX_BODY_BYTES} bytes (64 KiB).`,
+  );
+
+/** The body, read chunk by chunk and abandoned as soon as it passes `limit`: a chunked upload
+ *  with no Content-Length is never buffered whole. */
+async function readAtMost(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      void reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
 
 /** Cross-origin calls only from CORS_ORIGINS; with none configured, no CORS headers at all, so
  *  browsers keep other sites' pages from calling the API. */

@@ -64,8 +64,11 @@ WITH state AS (
 ), events AS (
   INSERT INTO events (event_key, at, kind, machine_id, ip_address, hostname, details)
   SELECT u.key, ${ts("u.at_ms")}, u.kind, m.id, m.ip_address, m.hostname, u.details::jsonb
-  FROM unnest($11::uuid[], $12::float8[], $13::text[], $14::int[], $15::text[]) AS u(key, at_ms, kind, machine_id, details)
+  FROM unnest($11::uuid[], $12::float8[], $13::text[], $14::int[], $15::text[]) WITH ORDINALITY AS u(key, at_ms, kind, machine_id, details, n)
   JOIN machines m ON m.id = u.machine_id
+  -- Ids in the order the transitions happened: the join may reorder rows, and a batch held
+  -- through an outage can carry both a machine's unreachable and its recovered.
+  ORDER BY u.n
   ON CONFLICT (event_key) DO NOTHING
 ), status AS (
   UPDATE machines m SET status = u.status
@@ -87,6 +90,8 @@ export class StateWriter {
   #timer: Timer | undefined;
   #soon: Timer | undefined;
   #databaseDown = false;
+  /** Samples dropped since the last successful write (logged when the database is back). */
+  #droppedSinceWrite = 0;
   /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
   #otherFailures = 0;
   readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, rowsWritten: 0, droppedSamples: 0 };
@@ -95,6 +100,7 @@ export class StateWriter {
     private readonly db: Database,
     private readonly log: Logger,
     private readonly flushEveryMs = 1000,
+    private readonly maxPendingSamples = MAX_PENDING_SAMPLES,
   ) {}
 
   start() {
@@ -106,10 +112,14 @@ export class StateWriter {
     this.#batch.states.set(state.machineId, state);
     if (sampleRttMs === undefined || state.lastCheckedAt === null) return;
     this.#batch.samples.push({ machineId: state.machineId, at: state.lastCheckedAt, rttMs: sampleRttMs });
-    if (this.#batch.samples.length > MAX_PENDING_SAMPLES) {
-      const drop = this.#batch.samples.length - MAX_PENDING_SAMPLES;
+    if (this.#batch.samples.length > this.maxPendingSamples) {
+      const drop = this.#batch.samples.length - this.maxPendingSamples;
       this.#batch.samples.splice(0, drop);
       this.stats.droppedSamples += drop;
+      if (this.#droppedSinceWrite === 0) {
+        this.log.warn({ max_pending_samples: this.maxPendingSamples }, "database away too long: dropping the oldest RTT samples held in memory");
+      }
+      this.#droppedSinceWrite += drop;
     }
   }
 
@@ -153,8 +163,11 @@ export class StateWriter {
       await this.db.query(FLUSH_SQL, flushParams(batch));
       this.stats.flushes++;
       this.stats.rowsWritten += batch.states.size + batch.samples.length + batch.events.length;
-      if (this.#databaseDown) this.log.info({ events: batch.events.length }, "database back: monitor state written");
+      if (this.#databaseDown) {
+        this.log.info({ events: batch.events.length, samples: batch.samples.length, dropped_samples: this.#droppedSinceWrite }, "database back: monitor state written");
+      }
       this.#databaseDown = false;
+      this.#droppedSinceWrite = 0;
       this.#otherFailures = 0;
     } catch (err) {
       this.stats.failedFlushes++;

@@ -29,6 +29,8 @@ export interface TestApp {
   db: Database;
   feed: ChangeFeed;
   config: Config;
+  /** The app's monitor (no ICMP socket): its writer can be flushed to wait for pending writes. */
+  monitor: Monitor;
   /** Every change published since the app was made. */
   changes: Change[];
   request(method: string, path: string, init?: { json?: unknown; body?: BodyInit; headers?: Record<string, string> }): Promise<Response>;
@@ -66,6 +68,7 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     db,
     feed,
     config,
+    monitor,
     changes,
     request(method, path, init = {}) {
       const headers: Record<string, string> = { ...init.headers };

@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { MAX_INT32 } from "../machines/model.ts";
 
 export const EVENT_KINDS = ["registered", "updated", "unreachable", "recovered", "deleted"] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
@@ -25,10 +26,13 @@ export const Event = t.Object({
 export type Event = typeof Event.static;
 
 export const EventQuery = t.Object({
-  machine_id: t.Optional(t.Integer({ minimum: 1, error: "must be a machine id (a whole number)" })),
+  // Bounded by the columns' types (integer, bigint): a larger number is an error to report, not a 500.
+  machine_id: t.Optional(t.Integer({ minimum: 1, maximum: MAX_INT32, error: "must be a machine id (a whole number)" })),
   kind: t.Optional(Kind({ error: `must be one of ${EVENT_KINDS.join(", ")}` })),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100, error: "must be a whole number from 1 to 1000" })),
-  before: t.Optional(t.Integer({ minimum: 1, description: "Only events with a smaller id (for paging back)", error: "must be an event id" })),
+  before: t.Optional(
+    t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Only events with a smaller id (for paging back)", error: "must be an event id" }),
+  ),
 });
 export type EventQuery = typeof EventQuery.static;
 

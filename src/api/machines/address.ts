@@ -16,14 +16,33 @@ export function ipProblem(ip: string): string | null {
   }
   if (isIPv6(ip)) {
     if (ip.includes("%")) return "zone ids (%eth0) are not accepted; register a global or unique-local address";
-    const lower = ip.toLowerCase();
-    if (/^::ffff:/.test(lower) || /^0{0,4}(:0{0,4}){4}:ffff:/.test(lower)) return "IPv4-mapped IPv6: register the IPv4 address itself";
-    if (lower === "::") return ":: is not a host address";
-    if (/^ff/.test(lower)) return "multicast addresses cannot be registered";
-    if (/^fe[89ab]/.test(lower)) return "link-local IPv6 needs an interface to be reached; register a global or unique-local address";
+    // Judged on the eight groups, not the spelling: ::ffff:1.2.3.4, 0::ffff:102:304 and
+    // 0:0:0:0:0:ffff:1.2.3.4 are one address, and so are ::, 0::0 and 0:0:0:0:0:0:0:0.
+    const g = ipv6Groups(ip);
+    const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
+    if (zeros(5) && g[5] === 0xffff) return "IPv4-mapped IPv6: register the IPv4 address itself";
+    if (zeros(8)) return ":: is not a host address";
+    if (zeros(6) && !(g[6] === 0 && g[7] === 1)) return "IPv4-compatible IPv6 (::a.b.c.d) is deprecated: register the IPv4 address itself";
+    if (g[0]! >> 8 === 0xff) return "multicast addresses cannot be registered";
+    if ((g[0]! & 0xffc0) === 0xfe80) return "link-local IPv6 needs an interface to be reached; register a global or unique-local address";
     return null;
   }
   return "must be an IPv4 address (198.18.0.7) or an IPv6 address (2001:db8::7)";
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (a trailing dotted IPv4 part is two groups). */
+function ipv6Groups(ip: string): number[] {
+  let text = ip;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = text.slice(0, dotted.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const part = (s: string) => (s ? s.split(":").map((h) => parseInt(h, 16)) : []);
+  const left = part(head);
+  const right = tail === undefined ? [] : part(tail);
+  return [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
 }
 
 export function ipFamily(ip: string): IpFamily {

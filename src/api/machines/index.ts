@@ -24,6 +24,20 @@ function machineRef(ref: string): string {
   return ref;
 }
 
+/** A `since` the database can compare with: a real calendar day (no February 30) from year 1 on;
+ *  the format check alone lets those through, and PostgreSQL would fail on them. */
+function sinceTime(since: string | undefined): string | undefined {
+  if (since === undefined) return undefined;
+  const [, y = 0, m = 0, d = 0] = (/^(\d{4})-(\d{2})-(\d{2})/.exec(since) ?? []).map(Number);
+  // The month's last day, worked out in a year of the same leap cycle (Date.UTC reads 0–99 as 19xx).
+  const daysInMonth = new Date(Date.UTC(2000 + (y % 400), m, 0)).getUTCDate();
+  const time = Date.parse(since);
+  if (y < 1 || d > daysInMonth || Number.isNaN(time)) {
+    throw invalid("since", "must be an ISO 8601 time on a real calendar day, e.g. 2024-05-01T12:00:00Z");
+  }
+  return new Date(time).toISOString();
+}
+
 export function machinesApi(service: MachineService, creds: Credentials) {
   return new Elysia({ name: "machines-api", prefix: "/api/machines", detail: { tags: ["machines"] } })
     .use(accessControl(creds))
@@ -87,7 +101,7 @@ export function machinesApi(service: MachineService, creds: Credentials) {
     .get(
       "/:machine/samples",
       async ({ params, query }) => {
-        const items = await service.samples(machineRef(params.machine), query.since, query.limit ?? 1000);
+        const items = await service.samples(machineRef(params.machine), sinceTime(query.since), query.limit ?? 1000);
         if (!items) throw notFound(`Machine ${params.machine}`);
         return { items };
       },

@@ -3,6 +3,9 @@
 import { t } from "elysia";
 import { HOSTNAME_PATTERN, MAC_PATTERN } from "./address.ts";
 
+/** The largest id (and page offset) there can be: ids are PostgreSQL integers. */
+export const MAX_INT32 = 2_147_483_647;
+
 export const MachineRef = t.Object({
   machine: t.String({
     description: "The machine's IP address (the key it registers under) or, for reads and deletes, its numeric id.",
@@ -58,9 +61,11 @@ export type Machine = typeof Machine.static;
 
 export const ListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal("active"), t.Literal("unreachable")], { error: "must be active or unreachable" })),
-  q: t.Optional(t.String({ maxLength: 255, description: "Matches hostname, IP or MAC (substring, case-insensitive)." })),
+  // No NUL: PostgreSQL text cannot hold one, so the search would fail instead of matching nothing.
+  q: t.Optional(t.String({ maxLength: 255, pattern: "^[^\\u0000]*$", error: "must be at most 255 characters, without NUL", description: "Matches hostname, IP or MAC (substring, case-insensitive)." })),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100, error: "must be a whole number from 1 to 10000" })),
-  offset: t.Optional(t.Integer({ minimum: 0, default: 0, error: "must be a whole number, 0 or more" })),
+  // Bounded: a number past PostgreSQL's bigint made the query fail (a 500); past the last machine a page is just empty.
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: MAX_INT32, default: 0, error: `must be a whole number from 0 to ${MAX_INT32}` })),
 });
 export type ListQuery = typeof ListQuery.static;
 

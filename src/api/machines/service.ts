@@ -123,26 +123,29 @@ export class MachineService {
     return row ? { machine: toMachine(row), created: false, changed: false } : null;
   }
 
-  private async update(params: unknown[]): Promise<RegisterResult | null> {
-    const [row] = await this.db.query<MachineRow & { changes: unknown; changed: boolean }>(UPDATE_BY_IP, params);
+  private async update(params: unknown[], q: Queryable = this.db): Promise<RegisterResult | null> {
+    const [row] = await q.query<MachineRow & { changes: unknown; changed: boolean }>(UPDATE_BY_IP, params);
     if (!row) return null;
     const { changes: _, changed, ...machine } = row;
     return { machine: toMachine(machine), created: false, changed };
   }
 
+  /**
+   * A new IP, under the registration lock, so nobody else can create it meanwhile: update it if
+   * a concurrent request created it after all (never refused for the limit then), else check the
+   * limit and insert. A concurrent delete is ordered by the update's row lock.
+   */
   private async insert(params: unknown[]): Promise<RegisterResult> {
     const [ip, hostname, mac, extra] = params;
-    const inserted = await this.db.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
+      const updated = await this.update(params, tx);
+      if (updated) return updated;
       await this.checkLimit(tx);
       const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra]);
-      return row;
+      if (!row) throw new Error(`machine ${ip} was created while the registration lock was held`);
+      return { machine: toMachine(row), created: true, changed: true };
     });
-    if (inserted) return { machine: toMachine(inserted), created: true, changed: true };
-    // Another request registered the same IP between our update and insert: it is an update now.
-    const updated = await this.update(params);
-    if (!updated) throw new Error(`machine ${ip} vanished during registration`);
-    return updated;
   }
 
   private async checkLimit(tx: Queryable) {
