@@ -8,10 +8,11 @@
 import { existsSync } from "node:fs";
 import * as c from "./libc.ts";
 import { closeIcmpSocket, IcmpUnavailableError, openIcmpSocket, type IcmpSocket, type SocketKind } from "./icmp-socket.ts";
-import { describeIcmpError, newEchoRequest, RECORD_BYTES, RECORD_REPLY, RecordBuffer, setEchoIdSeq } from "./packet.ts";
-import { CONTROL_IN_FLIGHT, CONTROL_STOP, type ReceiverInit, type ReceiverMessage } from "./packet.ts";
+import { describeIcmpError, newEchoRequest, setEchoIdSeq } from "./packet.ts";
+import { CONTROL_IN_FLIGHT, CONTROL_STOP, RECORD_BYTES, RECORD_REPLY, RecordBuffer, type ReceiverInit, type ReceiverMessage } from "./receiver-protocol.ts";
 import { formatAddress, parseTarget, type Family, type Target } from "./sockaddr.ts";
 import { SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN, writeSockaddr } from "./sockaddr.ts";
+import { ProbeQueue, TimeoutQueues } from "./probe-queues.ts";
 
 export { IcmpUnavailableError };
 export type ProbeOutcome = "reply" | "timeout" | "unreachable";
@@ -360,72 +361,5 @@ function claimId(): number {
   for (;;) {
     const id = 1 + Math.floor(Math.random() * 65535);
     if (!idsInUse.has(id)) return idsInUse.add(id), id;
-  }
-}
-
-/** FIFO without Array.shift's O(n): a head index, compacted now and then. */
-class ProbeQueue {
-  private items: Probe[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(p: Probe): void {
-    this.items.push(p);
-  }
-
-  shift(): Probe | undefined {
-    const p = this.items[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return p;
-  }
-
-  peek(): Probe | undefined {
-    return this.items[this.head];
-  }
-
-  drain(): Probe[] {
-    const all = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return all;
-  }
-}
-
-/**
- * Sent probes by deadline. One FIFO per distinct timeout: probes are sent in time order, so
- * within one timeout their deadlines are already sorted and expiry only looks at the heads.
- */
-class TimeoutQueues {
-  private readonly byTimeout = new Map<number, ProbeQueue>();
-
-  add(p: Probe): void {
-    let q = this.byTimeout.get(p.timeoutMs);
-    if (!q) this.byTimeout.set(p.timeoutMs, (q = new ProbeQueue()));
-    q.push(p);
-  }
-
-  /** Pending probes whose deadline is at or before `upTo`; finished ones are dropped on the way. */
-  expired(upTo: number): Probe[] {
-    const out: Probe[] = [];
-    for (const [timeout, q] of this.byTimeout) {
-      for (let p = q.peek(); p && (p.done || p.deadline <= upTo); p = q.peek()) {
-        q.shift();
-        if (!p.done) out.push(p);
-      }
-      if (q.length === 0) this.byTimeout.delete(timeout);
-    }
-    return out;
-  }
-
-  drain(): Probe[] {
-    const all = [...this.byTimeout.values()].flatMap((q) => q.drain());
-    this.byTimeout.clear();
-    return all.filter((p) => !p.done);
   }
 }

@@ -13,8 +13,9 @@
 // timeouts on the main thread).
 import { ptr } from "bun:ffi";
 import * as c from "./libc.ts";
-import { CONTROL_IN_FLIGHT, CONTROL_STOP, ICMP6_ECHO_REQUEST, ICMP_ECHO_REQUEST, parseExtendedError, parseIcmp, RECORD_BYTES, RECORD_ERROR, RECORD_REPLY, RecordBuffer } from "./packet.ts";
-import type { ReceivedRecord, ReceiverInit, ReceiverMessage, ReceiverSocket } from "./packet.ts";
+import { ICMP6_ECHO_REQUEST, ICMP_ECHO_REQUEST, parseExtendedError, parseIcmp } from "./packet.ts";
+import { CONTROL_IN_FLIGHT, CONTROL_STOP, RECORD_BYTES, RECORD_ERROR, RECORD_REPLY, RecordBuffer } from "./receiver-protocol.ts";
+import type { ReceivedRecord, ReceiverInit, ReceiverMessage, ReceiverSocket } from "./receiver-protocol.ts";
 import { sockaddrAddress } from "./sockaddr.ts";
 
 const BUSY_REPORT_MS = 10;

@@ -87,6 +87,8 @@ export interface WriterStats {
 export class StateWriter {
   #batch: Batch = emptyBatch();
   #flushing: Promise<void> | null = null;
+  /** The batch a flush is writing right now. */
+  #writing: Batch | null = null;
   #timer: Timer | undefined;
   #soon: Timer | undefined;
   #databaseDown = false;
@@ -136,16 +138,21 @@ export class StateWriter {
     this.#batch.states.delete(machineId);
   }
 
+  /** Writes not yet committed: those waiting for the next flush and those being written now. */
   get pending(): number {
-    const b = this.#batch;
-    return b.states.size + b.samples.length + b.events.length;
+    return size(this.#batch) + (this.#writing ? size(this.#writing) : 0);
+  }
+
+  /** Waiting for the next flush only (a flush does nothing when this is 0). */
+  get #waiting(): number {
+    return size(this.#batch);
   }
 
   /** Write what is pending in one statement. Safe to call at any time; flushes never overlap;
    *  never rejects (failures are kept for the next flush, logged and counted). */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
-    if (this.pending === 0) return;
+    if (this.#waiting === 0) return;
     this.#flushing = this.#write().finally(() => (this.#flushing = null));
     return this.#flushing;
   }
@@ -159,10 +166,19 @@ export class StateWriter {
   async #write() {
     const batch = this.#batch;
     this.#batch = emptyBatch();
+    this.#writing = batch;
+    try {
+      await this.#commit(batch);
+    } finally {
+      this.#writing = null;
+    }
+  }
+
+  async #commit(batch: Batch) {
     try {
       await this.db.query(FLUSH_SQL, flushParams(batch));
       this.stats.flushes++;
-      this.stats.rowsWritten += batch.states.size + batch.samples.length + batch.events.length;
+      this.stats.rowsWritten += size(batch);
       if (this.#databaseDown) {
         this.log.info({ events: batch.events.length, samples: batch.samples.length, dropped_samples: this.#droppedSinceWrite }, "database back: monitor state written");
       }
@@ -173,13 +189,13 @@ export class StateWriter {
       this.stats.failedFlushes++;
       if (isConnectionError(err)) {
         this.#putBack(batch);
-        if (!this.#databaseDown) this.log.warn({ err: (err as Error).message, pending: this.pending }, "database unavailable: monitor keeps state changes in memory");
+        if (!this.#databaseDown) this.log.warn({ err: (err as Error).message, pending: this.#waiting }, "database unavailable: monitor keeps state changes in memory");
         this.#databaseDown = true;
       } else if (++this.#otherFailures <= 3) {
         this.#putBack(batch);
         this.log.error({ err }, "writing monitor state failed; will retry");
       } else {
-        this.log.error({ err, dropped: batch.states.size + batch.samples.length + batch.events.length }, "writing monitor state keeps failing; batch dropped");
+        this.log.error({ err, dropped: size(batch) }, "writing monitor state keeps failing; batch dropped");
         this.#otherFailures = 0;
       }
     }
@@ -192,6 +208,10 @@ export class StateWriter {
     now.samples = [...old.samples, ...now.samples];
     now.events = [...old.events, ...now.events];
   }
+}
+
+function size(b: Batch): number {
+  return b.states.size + b.samples.length + b.events.length;
 }
 
 function emptyBatch(): Batch {

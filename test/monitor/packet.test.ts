@@ -13,12 +13,9 @@ import {
   parseIcmp,
   parseIcmp4,
   parseIcmp6,
-  RECORD_BYTES,
-  RECORD_ERROR,
-  RECORD_REPLY,
-  RecordBuffer,
   setEchoIdSeq,
 } from "../../src/monitor/packet.ts";
+import { RECORD_BYTES, RECORD_ERROR, RECORD_REPLY, RecordBuffer } from "../../src/monitor/receiver-protocol.ts";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
 const DATA = "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f5051525354555657";
