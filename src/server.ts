@@ -9,6 +9,7 @@ import { EventService } from "./api/events/service.ts";
 import { healthApi } from "./api/health/index.ts";
 import { corsPolicy, httpGuards, MAX_SOCKET_BODY_BYTES } from "./api/http-guards.ts";
 import { machinesApi } from "./api/machines/index.ts";
+import { MachineDirectory } from "./api/machines/directory.ts";
 import { MachineService } from "./api/machines/service.ts";
 import { httpMetrics, metricsApi } from "./api/metrics/index.ts";
 import { rateLimiting } from "./api/rate-limit.ts";
@@ -38,7 +39,8 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
   const monitoring = () => monitor.state;
-  const live = await LiveHub.start({ feed, loadMachines: () => machines.all(), creds, config, log, monitoring });
+  const directory = await MachineDirectory.start(feed, () => machines.all());
+  const live = await LiveHub.start({ feed, loadMachines: async () => directory.all(), creds, config, log, monitoring });
   const metrics = new Metrics({
     machinesByStatus: () => monitor.countByStatus(),
     pingStats: () => monitor.pingStats,
@@ -57,7 +59,7 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
     .use(rateLimiting(config.rateLimit, config.trustProxy))
     .use(apiDocs())
     .use(healthApi(db, monitoring))
-    .use(machinesApi(machines, creds))
+    .use(machinesApi(machines, directory, creds))
     .use(enrolApi({ trustProxy: config.trustProxy }))
     .use(eventsApi(events, creds))
     .use(whoamiApi(creds))

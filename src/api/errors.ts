@@ -34,6 +34,9 @@ export function errorHandling(log: Logger, metrics?: Metrics) {
     const reply = (status: number, body: ErrorBody, headers: Record<string, string> = {}) => {
       set.status = status;
       Object.assign(set.headers, headers);
+      // One line per refused request (5xx are logged below with their cause). The message and
+      // field names go in, never the body or headers, so no token can reach the log.
+      if (status < 500) log.info({ method: request.method, path: new URL(request.url).pathname, status, error: body.error }, "request refused");
       return body;
     };
     // Elysia wraps whatever a body parser throws in a ParseError; ours throws ApiErrors (413/415).

@@ -1,11 +1,12 @@
-// The machine registry: register (upsert by IP), heartbeat, list, read, delete. Every write and
+// The machine registry: register (upsert by IP), heartbeat, read, delete (lists come from the
+// in-memory directory, directory.ts). Every write and
 // its audit event commit together; changes are published only after they are committed.
 import type { ChangeFeed } from "../../changes.ts";
 import type { Database, Queryable } from "../../db/index.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../errors.ts";
 import { normalizeMac } from "./address.ts";
-import type { ListQuery, Machine, RegisterBody } from "./model.ts";
+import type { Machine, RegisterBody } from "./model.ts";
 
 /** The columns of the Machine JSON, from machines `m` and ping_state `p`. */
 export const MACHINE_COLUMNS = `
@@ -95,13 +96,6 @@ export interface RegisterResult {
   changed: boolean;
 }
 
-export interface MachinePage {
-  items: Machine[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
 export class MachineService {
   constructor(
     private readonly db: Database,
@@ -184,23 +178,6 @@ export class MachineService {
     if (!row) return false;
     this.feed.publish({ type: "machine_seen", machine_id: row.id, at: row.last_seen, via: "heartbeat" });
     return true;
-  }
-
-  async list(query: ListQuery): Promise<MachinePage> {
-    const limit = query.limit ?? 100;
-    const offset = query.offset ?? 0;
-    const pattern = query.q ? `%${query.q.replace(/[\\%_]/g, (c) => "\\" + c)}%` : null;
-    const where = `WHERE ($1::text IS NULL OR m.status = $1)
-      AND ($2::text IS NULL OR m.hostname ILIKE $2 OR host(m.ip_address) ILIKE $2 OR m.mac_address::text ILIKE $2)`;
-    const [rows, [counted]] = await Promise.all([
-      this.db.query<MachineRow>(
-        `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id ${where}
-         ORDER BY m.id LIMIT $3 OFFSET $4`,
-        [query.status ?? null, pattern, limit, offset],
-      ),
-      this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM machines m ${where}`, [query.status ?? null, pattern]),
-    ]);
-    return { items: rows.map(toMachine), total: counted?.total ?? 0, limit, offset };
   }
 
   /** Every machine, oldest first: what dashboards start from. */

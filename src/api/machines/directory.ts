@@ -1,0 +1,62 @@
+// Every machine as the API shows it, held in memory and kept current from the change feed, so
+// the list — up to all 10,000 machines at once — is answered without a database round trip and
+// still answered while the database is away. Writes go to the database first and are published
+// only once committed, so a list never shows what was not stored; the monitor's status updates
+// arrive here at once and reach the database in its next batch (within about a second).
+import type { ChangeFeed } from "../../changes.ts";
+import { applyEvent, type BroadcastChange } from "../../live/protocol.ts";
+import type { ListQuery, Machine } from "./model.ts";
+
+export interface MachinePage {
+  items: Machine[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export class MachineDirectory {
+  readonly #byId = new Map<number, Machine>();
+
+  private constructor() {}
+
+  /** Follow the feed from now on, then load what the database has (changes that arrive during
+   *  the load are applied over it, so none falls in between). */
+  static async start(feed: ChangeFeed, loadAll: () => Promise<Machine[]>): Promise<MachineDirectory> {
+    const directory = new MachineDirectory();
+    let duringLoad: BroadcastChange[] | null = [];
+    feed.subscribe((change) => {
+      if (change.type === "machine_seen") return;
+      if (duringLoad) duringLoad.push(change);
+      else applyEvent(directory.#byId, change);
+    });
+    for (const m of await loadAll()) directory.#byId.set(m.id, m);
+    for (const change of duringLoad) applyEvent(directory.#byId, change);
+    duringLoad = null;
+    return directory;
+  }
+
+  /** Oldest first (the map keeps insertion order, and ids only grow). */
+  all(): Machine[] {
+    return [...this.#byId.values()];
+  }
+
+  /** Filter by status, search hostname/IP/MAC (substring, any case), page by id order. */
+  list(query: ListQuery): MachinePage {
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    const needle = query.q?.toLowerCase();
+    const items: Machine[] = [];
+    let total = 0;
+    for (const m of this.#byId.values()) {
+      if (query.status && m.status !== query.status) continue;
+      if (needle && !matches(m, needle)) continue;
+      if (total >= offset && items.length < limit) items.push(m);
+      total++;
+    }
+    return { items, total, limit, offset };
+  }
+}
+
+function matches(m: Machine, needle: string): boolean {
+  return m.hostname.toLowerCase().includes(needle) || m.ip_address.includes(needle) || m.mac_address.includes(needle);
+}
