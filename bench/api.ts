@@ -28,7 +28,7 @@ request = function()
 end
 `;
 
-const listScript = `request = function() return wrk.format("GET", "/api/machines?limit=10000") end`;
+const listScript = `request = function() return wrk.format("GET", "/api/machines?limit=${MACHINES}") end`;
 
 export async function runApiBench(): Promise<string> {
   requireTool("wrk", "apt-get install wrk");
@@ -37,25 +37,31 @@ export async function runApiBench(): Promise<string> {
     const server = await startVxman(storage, { MAX_MACHINES: "1000000", PING_INTERVAL: "10s" });
     try {
       await seed(server.base, MACHINES);
+      // The list first, while exactly MACHINES are registered: one request alone (the whole
+      // response received), then under load.
+      const single: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        const res = await fetch(`${server.base}/api/machines?limit=${MACHINES}`);
+        const body = await res.arrayBuffer();
+        single.push(performance.now() - t0);
+        if (!body.byteLength) throw new Error("empty list");
+      }
+      const list = await wrk(`${server.base}`, listScript, { connections: 4, seconds: SECONDS });
       const before = procStats(server.pid());
       const update = await wrk(`${server.base}`, updateScript(MACHINES), { connections: 32, seconds: SECONDS });
       const mid = procStats(server.pid());
       const create = await wrk(`${server.base}`, createScript, { connections: 32, seconds: SECONDS });
-      const list = await wrk(`${server.base}`, listScript, { connections: 4, seconds: SECONDS });
-      const t0 = performance.now();
-      const one = await (await fetch(`${server.base}/api/machines?limit=10000`)).json();
-      const single = performance.now() - t0;
-      if (one.items.length < MACHINES) throw new Error(`list returned ${one.items.length}`);
-      rows.push([storage, "PUT update (re-register)", update.rps, update.p50, update.p99, update.errors + update.non2xx, `${(((mid.cpuS - before.cpuS) / SECONDS) * 100).toFixed(0)}%`]);
+      rows.push([storage, "PUT update (re-register)", update.rps, update.p50, update.p99, update.errors + update.non2xx, `server CPU ${(((mid.cpuS - before.cpuS) / SECONDS) * 100).toFixed(0)}%`]);
       rows.push([storage, "PUT new machine", create.rps, create.p50, create.p99, create.errors + create.non2xx, ""]);
-      rows.push([storage, `GET list of ${one.total} machines`, list.rps, list.p50, list.p99, list.errors + list.non2xx, `one request ${single.toFixed(1)} ms`]);
+      rows.push([storage, `GET list of ${MACHINES.toLocaleString()} machines (4 connections)`, list.rps, list.p50, list.p99, list.errors + list.non2xx, `alone: median ${[...single].sort((a, b) => a - b)[2]!.toFixed(1)} ms of 5`]);
     } finally {
       await server.stop();
     }
   }
   return table(
     `API under load (wrk, 32 connections, ${SECONDS} s each; ${MACHINES.toLocaleString()} machines watched by the monitor at 10 s; loopback)`,
-    ["storage", "request", "req/s", "p50 ms", "p99 ms", "errors", "server CPU / note"],
+    ["storage", "request", "req/s", "p50 ms", "p99 ms", "errors", "note"],
     rows,
   );
 }

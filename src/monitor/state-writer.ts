@@ -70,10 +70,12 @@ WITH state AS (
   -- through an outage can carry both a machine's unreachable and its recovered.
   ORDER BY u.n
   ON CONFLICT (event_key) DO NOTHING
+), locked AS (
+  -- Rows locked in id order, like the API's batched re-registrations: no deadlock between them.
+  SELECT m.id, u.status FROM machines m JOIN unnest($16::int[], $17::text[]) AS u(machine_id, status) ON m.id = u.machine_id
+  ORDER BY m.id FOR NO KEY UPDATE OF m
 ), status AS (
-  UPDATE machines m SET status = u.status
-  FROM unnest($16::int[], $17::text[]) AS u(machine_id, status)
-  WHERE m.id = u.machine_id
+  UPDATE machines m SET status = locked.status FROM locked WHERE m.id = locked.id
 )
 SELECT 1`;
 

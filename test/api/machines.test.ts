@@ -73,6 +73,39 @@ for (const kind of STORAGE_KINDS) {
       expect(items.map((e: { kind: string }) => e.kind)).toEqual(["registered"]);
     });
 
+    test("re-registrations arriving together (one batched statement): each gets its own machine; only real changes are logged", async () => {
+      // extra_data that must survive the trip through a text[] parameter: quotes, braces,
+      // commas, backslashes, NULs escaped, non-ASCII, nulls and nesting.
+      const awkward = (i: number) => ({ note: `a "quoted", {braced} \\ value ${i}`, list: [1, null, { k: "v,}" }], name: "ünïcødé ✓", empty: "" });
+      const ips = [...Array.from({ length: 8 }, (_, i) => `127.2.1.${i + 1}`), "fd00::1:1", "fd00::1:2"];
+      const first = await Promise.all(ips.map((ip, i) => t.request("PUT", `/api/machines/${ip}`, { json: machineBody(300 + i, { extra_data: awkward(i) }) })));
+      expect(first.map((r) => r.status)).toEqual(ips.map(() => 201));
+      const created = await Promise.all(first.map((r) => r.json()));
+
+      // Each IP three times at once, unchanged, plus one real change for the first IP.
+      const again = ips.flatMap((ip, i) => [0, 1, 2].map(() => ({ ip, body: machineBody(300 + i, { extra_data: awkward(i) }) })));
+      again.push({ ip: ips[0]!, body: machineBody(300, { extra_data: awkward(0), hostname: "changed-in-a-batch" }) });
+      const responses = await Promise.all(again.map(({ ip, body }) => t.request("PUT", `/api/machines/${ip}`, { json: body })));
+      expect(responses.map((r) => r.status)).toEqual(again.map(() => 200));
+      const machines = await Promise.all(responses.map((r) => r.json()));
+      again.forEach(({ ip }, n) => {
+        const mine = created[ips.indexOf(ip)];
+        expect(machines[n].id).toBe(mine.id);
+        expect(machines[n].ip_address).toBe(ip);
+        expect(machines[n].extra_data).toEqual(mine.extra_data);
+      });
+      expect(machines.at(-1).hostname).toBe("changed-in-a-batch");
+
+      const events = await t.db.query<{ machine_id: number; kind: string }>(
+        "SELECT machine_id, kind FROM events WHERE machine_id = ANY($1::int[]) ORDER BY id",
+        [created.map((m) => m.id)],
+      );
+      expect(events.filter((e) => e.kind === "registered")).toHaveLength(ips.length);
+      expect(events.filter((e) => e.kind === "updated")).toEqual([{ machine_id: created[0].id, kind: "updated" }]);
+      const [{ n }] = (await t.db.query<{ n: number }>("SELECT count(*)::int AS n FROM machines WHERE id = ANY($1::int[])", [created.map((m) => m.id)])) as [{ n: number }];
+      expect(n).toBe(ips.length);
+    });
+
     test("changes are published after commit: registered, updated, seen (and the monitor's status update)", async () => {
       const before = t.changes.length;
       const ip = "127.2.0.6";

@@ -7,15 +7,11 @@ import type { ChangeFeed } from "../../changes.ts";
 import { applyEvent, type BroadcastChange } from "../../live/protocol.ts";
 import type { ListQuery, Machine } from "./model.ts";
 
-export interface MachinePage {
-  items: Machine[];
-  total: number;
-  limit: number;
-  offset: number;
-}
-
 export class MachineDirectory {
   readonly #byId = new Map<number, Machine>();
+  /** Each machine's JSON, made when first listed after a change: a list of 10,000 machines is
+   *  then a join of strings, not 10,000 objects serialised again for every request. */
+  readonly #json = new Map<number, string>();
 
   private constructor() {}
 
@@ -27,12 +23,17 @@ export class MachineDirectory {
     feed.subscribe((change) => {
       if (change.type === "machine_seen") return;
       if (duringLoad) duringLoad.push(change);
-      else applyEvent(directory.#byId, change);
+      else directory.#apply(change);
     });
     for (const m of await loadAll()) directory.#byId.set(m.id, m);
-    for (const change of duringLoad) applyEvent(directory.#byId, change);
+    for (const change of duringLoad) directory.#apply(change);
     duringLoad = null;
     return directory;
+  }
+
+  #apply(change: BroadcastChange) {
+    applyEvent(this.#byId, change);
+    this.#json.delete("machine" in change ? change.machine.id : change.machine_id);
   }
 
   /** Oldest first (the map keeps insertion order, and ids only grow). */
@@ -40,20 +41,34 @@ export class MachineDirectory {
     return [...this.#byId.values()];
   }
 
-  /** Filter by status, search hostname/IP/MAC (substring, any case), page by id order. */
-  list(query: ListQuery): MachinePage {
+  /** A page as JSON text, ready to send: {"items": [...], "total", "limit", "offset"}. Filter by
+   *  status, search hostname/IP/MAC (substring, any case), in id order. */
+  listJson(query: ListQuery): string {
+    const { items, total, limit, offset } = this.#select(query);
+    const json = items.map((id) => this.#jsonOf(id)).join(",");
+    return `{"items":[${json}],"total":${total},"limit":${limit},"offset":${offset}}`;
+  }
+
+  /** The ids on the requested page, and how many machines match in all. */
+  #select(query: ListQuery): { items: number[]; total: number; limit: number; offset: number } {
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
     const needle = query.q?.toLowerCase();
-    const items: Machine[] = [];
+    const items: number[] = [];
     let total = 0;
     for (const m of this.#byId.values()) {
       if (query.status && m.status !== query.status) continue;
       if (needle && !matches(m, needle)) continue;
-      if (total >= offset && items.length < limit) items.push(m);
+      if (total >= offset && items.length < limit) items.push(m.id);
       total++;
     }
     return { items, total, limit, offset };
+  }
+
+  #jsonOf(id: number): string {
+    let json = this.#json.get(id);
+    if (json === undefined) this.#json.set(id, (json = JSON.stringify(this.#byId.get(id))));
+    return json;
   }
 }
 

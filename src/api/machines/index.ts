@@ -79,9 +79,8 @@ export function machinesApi(service: MachineService, directory: MachineDirectory
     .get(
       "/",
       ({ query }) => {
-        // Serialised here rather than by Elysia: its response check would walk all 10,000
-        // machines of a full list for output the directory already shapes.
-        return new Response(JSON.stringify(directory.list(query)), { headers: { "content-type": "application/json; charset=utf-8" } });
+        // JSON from the directory's cache rather than Elysia's serialiser: see directory.ts.
+        return new Response(directory.listJson(query), { headers: { "content-type": "application/json; charset=utf-8" } });
       },
       {
         access: "read",

@@ -2,6 +2,7 @@
 // in-memory directory, directory.ts). Every write and
 // its audit event commit together; changes are published only after they are committed.
 import type { ChangeFeed } from "../../changes.ts";
+import { Batcher } from "../../db/batcher.ts";
 import type { Database, Queryable } from "../../db/index.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../errors.ts";
@@ -42,18 +43,33 @@ export function toMachine(row: MachineRow): Machine {
 // exactly however many registrations arrive at once. Updates of known IPs never take it.
 const REGISTRATION_LOCK = 0x7678_7267; // "vxrg"
 
-// The common case: a machine re-registers with exactly what it had. Only last_seen moves.
+// The common case: a machine re-registers with exactly what it had; only last_seen moves. Run
+// batched (db/batcher.ts): one statement for every re-registration waiting. A request whose row
+// does not come back (something changed, an unknown IP, or a second request for the same IP in
+// the batch: only one of them joins) takes the single-row paths below, which handle them all.
+// Rows are locked in id order, as every statement that updates many machines does, so a batch
+// and the monitor's status writes (or batches side by side) cannot deadlock. NO KEY UPDATE, the
+// lock a plain UPDATE takes: FOR UPDATE would also wait on the foreign-key checks of the
+// monitor's big state writes (and deadlock with them: seen in the bench).
 const TOUCH_UNCHANGED = `
-UPDATE machines m SET last_seen = now()
-WHERE ip_address = $1::inet AND hostname = $2 AND mac_address = $3::macaddr
-  AND ($4::text IS NULL OR extra_data = $4::text::jsonb)
-RETURNING ${MACHINE_COLUMNS_OF_M}`;
+WITH hit AS (
+  SELECT m.id, t.n, p.consecutive_failures, p.last_rtt_ms, p.last_checked_at, p.next_check_at, p.last_reply_at
+  FROM machines m
+  JOIN unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, n)
+    ON m.ip_address = t.ip AND m.hostname = t.hostname AND m.mac_address = t.mac
+   AND (t.extra IS NULL OR m.extra_data = t.extra::jsonb)
+  LEFT JOIN ping_state p ON p.machine_id = m.id
+  ORDER BY m.id FOR NO KEY UPDATE OF m
+)
+-- The hit rows carry the ping state, so they stand in for ping_state \`p\` in MACHINE_COLUMNS.
+UPDATE machines m SET last_seen = now() FROM hit AS p WHERE m.id = p.id
+RETURNING p.n::int AS n, ${MACHINE_COLUMNS}`;
 
 // Update a known IP in one statement: the new values, last_seen, and an `updated` event with
 // old and new values of whatever changed. Returns no row when the IP is not registered.
 const UPDATE_BY_IP = `
 WITH old AS (
-  SELECT id, hostname, mac_address, extra_data FROM machines WHERE ip_address = $1::inet FOR UPDATE
+  SELECT id, hostname, mac_address, extra_data FROM machines WHERE ip_address = $1::inet FOR NO KEY UPDATE
 ), upd AS (
   UPDATE machines m SET
     hostname = $2,
@@ -97,6 +113,10 @@ export interface RegisterResult {
 }
 
 export class MachineService {
+  // One batch in flight at a time: measured side by side (32 connections, PostgreSQL), one gave
+  // the best p99 (19-27 ms) at the same throughput as 4 or 8 (which queue on row locks).
+  private readonly touches = new Batcher<unknown[], RegisterResult | null>((batch) => this.touchMany(batch), { maxInFlight: 1 });
+
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
@@ -112,9 +132,17 @@ export class MachineService {
     return result;
   }
 
-  private async touch(params: unknown[]): Promise<RegisterResult | null> {
-    const [row] = await this.db.query<MachineRow>(TOUCH_UNCHANGED, params);
-    return row ? { machine: toMachine(row), created: false, changed: false } : null;
+  private touch(params: unknown[]): Promise<RegisterResult | null> {
+    return this.touches.submit(params);
+  }
+
+  /** One statement for a batch of re-registrations; null for each one that did not match. */
+  private async touchMany(batch: unknown[][]): Promise<(RegisterResult | null)[]> {
+    const columns = [0, 1, 2, 3].map((c) => batch.map((params) => params[c]));
+    const rows = await this.db.query<MachineRow & { n: number }>(TOUCH_UNCHANGED, columns);
+    const results: (RegisterResult | null)[] = batch.map(() => null);
+    for (const { n, ...row } of rows) results[n - 1] = { machine: toMachine(row), created: false, changed: false };
+    return results;
   }
 
   private async update(params: unknown[], q: Queryable = this.db): Promise<RegisterResult | null> {
