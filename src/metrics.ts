@@ -5,7 +5,7 @@ import client from "prom-client";
 export interface MetricSources {
   machinesByStatus(): { active: number; unreachable: number };
   pingStats(): { sent: number; replies: number; timeouts: number; unreachable: number; errors: number } | null;
-  writerStats(): { flushes: number; failedFlushes: number; droppedSamples: number; pending: number };
+  writerStats(): { flushes: number; failedFlushes: number; droppedSamples: number; droppedEvents: number; pending: number };
   wsClients(): number;
 }
 
@@ -74,6 +74,7 @@ export class Metrics {
     mirroredCounter(r, "vxman_monitor_flushes_total", "Batched monitor writes committed", () => sources.writerStats().flushes);
     mirroredCounter(r, "vxman_monitor_failed_flushes_total", "Batched monitor writes that failed (kept and retried)", () => sources.writerStats().failedFlushes);
     mirroredCounter(r, "vxman_monitor_dropped_samples_total", "RTT samples dropped while the database was away too long", () => sources.writerStats().droppedSamples);
+    mirroredCounter(r, "vxman_monitor_dropped_events_total", "Unreachable/recovered events dropped while the database was away too long", () => sources.writerStats().droppedEvents);
     new client.Gauge({ name: "vxman_monitor_pending_writes", help: "Monitor writes waiting for the next flush", registers: [r], collect() { this.set(sources.writerStats().pending); } });
     new client.Gauge({ name: "vxman_websocket_clients", help: "Open dashboard WebSocket connections", registers: [r], collect() { this.set(sources.wsClients()); } });
   }

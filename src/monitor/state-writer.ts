@@ -39,10 +39,22 @@ interface Batch {
   states: Map<number, CheckState>;
   samples: Sample[];
   events: (StatusEvent & { key: string })[];
+  /** Each machine's status after its last transition: kept apart from the events, so that
+   *  dropping old events (past the cap) never leaves a wrong status in the database. */
+  statuses: Map<number, MachineStatus>;
 }
 
 /** Samples kept while the database is away; older ones are dropped (and counted) past this. */
 const MAX_PENDING_SAMPLES = 200_000;
+/** Status events kept while the database is away (~300 bytes each). A machine can flip only
+ *  after FAILURE_THRESHOLD failed checks, so this is hours of a whole network flapping. */
+const MAX_PENDING_EVENTS = 100_000;
+
+export interface WriterOptions {
+  flushEveryMs?: number;
+  maxPendingSamples?: number;
+  maxPendingEvents?: number;
+}
 
 const ts = (column: string) => `to_timestamp(${column} / 1000.0)`;
 
@@ -84,6 +96,7 @@ export interface WriterStats {
   failedFlushes: number;
   rowsWritten: number;
   droppedSamples: number;
+  droppedEvents: number;
 }
 
 export class StateWriter {
@@ -94,21 +107,28 @@ export class StateWriter {
   #timer: Timer | undefined;
   #soon: Timer | undefined;
   #databaseDown = false;
-  /** Samples dropped since the last successful write (logged when the database is back). */
+  /** Samples and events dropped since the last successful write (logged when the database is back). */
   #droppedSinceWrite = 0;
+  #droppedEventsSinceWrite = 0;
+  readonly #flushEveryMs: number;
+  readonly #maxPendingSamples: number;
+  readonly #maxPendingEvents: number;
   /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
   #otherFailures = 0;
-  readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, rowsWritten: 0, droppedSamples: 0 };
+  readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, rowsWritten: 0, droppedSamples: 0, droppedEvents: 0 };
 
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
-    private readonly flushEveryMs = 1000,
-    private readonly maxPendingSamples = MAX_PENDING_SAMPLES,
-  ) {}
+    { flushEveryMs = 1000, maxPendingSamples = MAX_PENDING_SAMPLES, maxPendingEvents = MAX_PENDING_EVENTS }: WriterOptions = {},
+  ) {
+    this.#flushEveryMs = flushEveryMs;
+    this.#maxPendingSamples = maxPendingSamples;
+    this.#maxPendingEvents = maxPendingEvents;
+  }
 
   start() {
-    this.#timer = setInterval(() => void this.flush(), this.flushEveryMs);
+    this.#timer = setInterval(() => void this.flush(), this.#flushEveryMs);
   }
 
   /** The machine's schedule and last result; a sample when it was a real check. */
@@ -116,20 +136,21 @@ export class StateWriter {
     this.#batch.states.set(state.machineId, state);
     if (sampleRttMs === undefined || state.lastCheckedAt === null) return;
     this.#batch.samples.push({ machineId: state.machineId, at: state.lastCheckedAt, rttMs: sampleRttMs });
-    if (this.#batch.samples.length > this.maxPendingSamples) {
-      const drop = this.#batch.samples.length - this.maxPendingSamples;
-      this.#batch.samples.splice(0, drop);
-      this.stats.droppedSamples += drop;
-      if (this.#droppedSinceWrite === 0) {
-        this.log.warn({ max_pending_samples: this.maxPendingSamples }, "database away too long: dropping the oldest RTT samples held in memory");
-      }
-      this.#droppedSinceWrite += drop;
+    const drop = this.#batch.samples.length - this.#maxPendingSamples;
+    if (drop <= 0) return;
+    this.#batch.samples.splice(0, drop);
+    this.stats.droppedSamples += drop;
+    if (this.#droppedSinceWrite === 0) {
+      this.log.warn({ max_pending_samples: this.#maxPendingSamples }, "database away too long: dropping the oldest RTT samples held in memory");
     }
+    this.#droppedSinceWrite += drop;
   }
 
   /** Status transitions are written within ~50 ms rather than at the next tick. */
   recordTransition(event: StatusEvent) {
     this.#batch.events.push({ ...event, key: randomUUID() });
+    this.#batch.statuses.set(event.machineId, event.status);
+    this.#capEvents();
     this.#soon ??= setTimeout(() => {
       this.#soon = undefined;
       void this.flush();
@@ -138,6 +159,19 @@ export class StateWriter {
 
   forget(machineId: number) {
     this.#batch.states.delete(machineId);
+    this.#batch.statuses.delete(machineId);
+  }
+
+  /** Past the cap the oldest events go (counted, logged once per outage); statuses stay right. */
+  #capEvents() {
+    const drop = this.#batch.events.length - this.#maxPendingEvents;
+    if (drop <= 0) return;
+    this.#batch.events.splice(0, drop);
+    this.stats.droppedEvents += drop;
+    if (this.#droppedEventsSinceWrite === 0) {
+      this.log.warn({ max_pending_events: this.#maxPendingEvents }, "database away too long: dropping the oldest unreachable/recovered events held in memory");
+    }
+    this.#droppedEventsSinceWrite += drop;
   }
 
   /** Writes not yet committed: those waiting for the next flush and those being written now. */
@@ -182,10 +216,12 @@ export class StateWriter {
       this.stats.flushes++;
       this.stats.rowsWritten += size(batch);
       if (this.#databaseDown) {
-        this.log.info({ events: batch.events.length, samples: batch.samples.length, dropped_samples: this.#droppedSinceWrite }, "database back: monitor state written");
+        const dropped = { dropped_samples: this.#droppedSinceWrite, dropped_events: this.#droppedEventsSinceWrite };
+        this.log.info({ events: batch.events.length, samples: batch.samples.length, ...dropped }, "database back: monitor state written");
       }
       this.#databaseDown = false;
       this.#droppedSinceWrite = 0;
+      this.#droppedEventsSinceWrite = 0;
       this.#otherFailures = 0;
     } catch (err) {
       this.stats.failedFlushes++;
@@ -209,6 +245,8 @@ export class StateWriter {
     for (const [id, s] of old.states) if (!now.states.has(id)) now.states.set(id, s);
     now.samples = [...old.samples, ...now.samples];
     now.events = [...old.events, ...now.events];
+    for (const [id, status] of old.statuses) if (!now.statuses.has(id)) now.statuses.set(id, status);
+    this.#capEvents();
   }
 }
 
@@ -217,13 +255,11 @@ function size(b: Batch): number {
 }
 
 function emptyBatch(): Batch {
-  return { states: new Map(), samples: [], events: [] };
+  return { states: new Map(), samples: [], events: [], statuses: new Map() };
 }
 
-function flushParams({ states, samples, events }: Batch): unknown[] {
+function flushParams({ states, samples, events, statuses }: Batch): unknown[] {
   const s = [...states.values()];
-  // A machine's status after the batch: that of its last event.
-  const finalStatus = new Map(events.map((e) => [e.machineId, e.status]));
   return [
     s.map((x) => x.machineId),
     s.map((x) => x.failures),
@@ -240,7 +276,7 @@ function flushParams({ states, samples, events }: Batch): unknown[] {
     events.map((e) => e.kind),
     events.map((e) => e.machineId),
     events.map((e) => JSON.stringify(e.details)),
-    [...finalStatus.keys()],
-    [...finalStatus.values()],
+    [...statuses.keys()],
+    [...statuses.values()],
   ];
 }

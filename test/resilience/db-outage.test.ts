@@ -196,7 +196,7 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
     180_000,
   );
 
-  test("what is held is bounded: past the cap the oldest samples are dropped, counted and logged; events never", async () => {
+  test("what is held is bounded: past the cap the oldest samples are dropped, counted and logged; events under their cap are all kept", async () => {
     const db = openPostgres({ url: await pg.createDatabase() });
     const lines: { msg: string; [k: string]: unknown }[] = [];
     const log = createLogger({ level: "info", format: "json", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
@@ -205,7 +205,7 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
       const [{ id }] = (await db.query<{ id: number }>(
         "INSERT INTO machines (hostname, ip_address, mac_address) VALUES ('capped', '127.40.1.1', '52:54:00:40:01:01') RETURNING id",
       )) as [{ id: number }];
-      const writer = new StateWriter(db, log, 60_000, 10); // at most 10 samples held; flushed by hand
+      const writer = new StateWriter(db, log, { flushEveryMs: 60_000, maxPendingSamples: 10 }); // flushed by hand
       const t0 = Date.now();
       pg.stop("immediate");
       for (let i = 0; i < 25; i++) {
@@ -227,7 +227,56 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
         "SELECT p.consecutive_failures AS failures, m.status FROM ping_state p JOIN machines m ON m.id = p.machine_id",
       );
       expect(state).toEqual({ failures: 24, status: "unreachable" });
-      expect(lines.find((l) => l.msg === "database back: monitor state written")).toMatchObject({ dropped_samples: 15, samples: 10, events: 1 });
+      expect(lines.find((l) => l.msg === "database back: monitor state written")).toMatchObject({ dropped_samples: 15, dropped_events: 0, samples: 10, events: 1 });
+      await writer.stop();
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
+  test("events held are bounded too: past the cap the oldest are dropped, counted and logged, and the status stays right", async () => {
+    const db = openPostgres({ url: await pg.createDatabase() });
+    const lines: { msg: string; [k: string]: unknown }[] = [];
+    const log = createLogger({ level: "info", format: "json", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    try {
+      await migrate(db);
+      const [early, flapping] = (await db.query<{ id: number }>(
+        `INSERT INTO machines (hostname, ip_address, mac_address) VALUES
+           ('early', '127.40.2.1', '52:54:00:40:02:01'), ('flapping', '127.40.2.2', '52:54:00:40:02:02') RETURNING id`,
+      )) as [{ id: number }, { id: number }];
+      const id = flapping.id;
+      const writer = new StateWriter(db, log, { flushEveryMs: 60_000, maxPendingEvents: 3 });
+      const t0 = Date.now();
+      pg.stop("immediate");
+      // One machine goes down first: its event will be among those dropped, its status must not be.
+      writer.recordCheck({ machineId: early.id, failures: 3, intervalMs: 200, nextCheckAt: t0 + 200, lastCheckedAt: t0, lastReplyAt: null, lastRttMs: null });
+      writer.recordTransition({ machineId: early.id, kind: "unreachable", status: "unreachable", at: t0, details: { n: -1 } });
+      // Seven flips while the database is away: unreachable, recovered, ..., unreachable.
+      for (let i = 0; i < 7; i++) {
+        const down = i % 2 === 0;
+        writer.recordCheck({ machineId: id, failures: down ? 3 : 0, intervalMs: 200, nextCheckAt: t0 + i + 200, lastCheckedAt: t0 + i, lastReplyAt: null, lastRttMs: null });
+        writer.recordTransition({ machineId: id, kind: down ? "unreachable" : "recovered", status: down ? "unreachable" : "active", at: t0 + i, details: { n: i } });
+        if (i % 3 === 2) await writer.flush(); // fails: the batch is kept, and still capped
+      }
+      expect(writer.stats.failedFlushes).toBe(2);
+      expect(writer.stats.droppedEvents).toBe(5);
+      expect(lines.filter((l) => l.msg === "database away too long: dropping the oldest unreachable/recovered events held in memory")).toHaveLength(1);
+
+      pg.start();
+      await waitFor("the held batch written", async () => (await writer.flush(), writer.stats.flushes === 1), 30_000, 200);
+      const events = await db.query<{ kind: string; n: number }>("SELECT kind, (details->>'n')::int AS n FROM events WHERE machine_id = $1 ORDER BY id", [id]);
+      expect(events).toEqual([
+        { kind: "unreachable", n: 4 },
+        { kind: "recovered", n: 5 },
+        { kind: "unreachable", n: 6 },
+      ]); // the newest three, in order
+      const statuses = await db.query<{ hostname: string; status: string }>("SELECT hostname, status FROM machines ORDER BY id");
+      expect(statuses).toEqual([
+        { hostname: "early", status: "unreachable" },
+        { hostname: "flapping", status: "unreachable" },
+      ]);
+      expect(await db.query("SELECT 1 FROM events WHERE machine_id = $1", [early.id])).toHaveLength(0);
+      expect(lines.find((l) => l.msg === "database back: monitor state written")).toMatchObject({ dropped_events: 5, events: 3 });
       await writer.stop();
     } finally {
       await db.close();
