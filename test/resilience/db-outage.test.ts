@@ -131,6 +131,10 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
       // A host stops answering while the database is down: unreachable, in memory.
       await down.stopAnswering();
       await waitFor("the host unreachable in memory", () => of(updates, d.id, seenAtStop).some((u) => u.status === "unreachable"), 20_000);
+      // Reads keep working from memory, and show what the monitor sees now.
+      const list = await fetch(`${base}/api/machines?status=unreachable`);
+      expect(list.status).toBe(200);
+      expect((await list.json()).items.map((m: { id: number }) => m.id)).toContain(d.id);
       // Another goes down and comes back before the database does.
       await flapping.stopAnswering();
       await waitFor("the flapping host unreachable", () => of(updates, f.id, seenAtStop).some((u) => u.status === "unreachable"), 20_000);
