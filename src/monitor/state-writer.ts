@@ -107,12 +107,9 @@ export class StateWriter {
   #timer: Timer | undefined;
   #soon: Timer | undefined;
   #databaseDown = false;
-  /** Samples and events dropped since the last successful write (logged when the database is back). */
-  #droppedSinceWrite = 0;
-  #droppedEventsSinceWrite = 0;
   readonly #flushEveryMs: number;
-  readonly #maxPendingSamples: number;
-  readonly #maxPendingEvents: number;
+  readonly #sampleCap: HoldCap;
+  readonly #eventCap: HoldCap;
   /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
   #otherFailures = 0;
   readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, rowsWritten: 0, droppedSamples: 0, droppedEvents: 0 };
@@ -123,8 +120,8 @@ export class StateWriter {
     { flushEveryMs = 1000, maxPendingSamples = MAX_PENDING_SAMPLES, maxPendingEvents = MAX_PENDING_EVENTS }: WriterOptions = {},
   ) {
     this.#flushEveryMs = flushEveryMs;
-    this.#maxPendingSamples = maxPendingSamples;
-    this.#maxPendingEvents = maxPendingEvents;
+    this.#sampleCap = new HoldCap(maxPendingSamples, "RTT samples", log);
+    this.#eventCap = new HoldCap(maxPendingEvents, "unreachable/recovered events", log);
   }
 
   start() {
@@ -136,21 +133,15 @@ export class StateWriter {
     this.#batch.states.set(state.machineId, state);
     if (sampleRttMs === undefined || state.lastCheckedAt === null) return;
     this.#batch.samples.push({ machineId: state.machineId, at: state.lastCheckedAt, rttMs: sampleRttMs });
-    const drop = this.#batch.samples.length - this.#maxPendingSamples;
-    if (drop <= 0) return;
-    this.#batch.samples.splice(0, drop);
-    this.stats.droppedSamples += drop;
-    if (this.#droppedSinceWrite === 0) {
-      this.log.warn({ max_pending_samples: this.#maxPendingSamples }, "database away too long: dropping the oldest RTT samples held in memory");
-    }
-    this.#droppedSinceWrite += drop;
+    this.stats.droppedSamples += this.#sampleCap.trim(this.#batch.samples);
   }
 
   /** Status transitions are written within ~50 ms rather than at the next tick. */
   recordTransition(event: StatusEvent) {
     this.#batch.events.push({ ...event, key: randomUUID() });
     this.#batch.statuses.set(event.machineId, event.status);
-    this.#capEvents();
+    // Statuses stay right even when old events go: they are kept apart (Batch.statuses).
+    this.stats.droppedEvents += this.#eventCap.trim(this.#batch.events);
     this.#soon ??= setTimeout(() => {
       this.#soon = undefined;
       void this.flush();
@@ -162,17 +153,6 @@ export class StateWriter {
     this.#batch.statuses.delete(machineId);
   }
 
-  /** Past the cap the oldest events go (counted, logged once per outage); statuses stay right. */
-  #capEvents() {
-    const drop = this.#batch.events.length - this.#maxPendingEvents;
-    if (drop <= 0) return;
-    this.#batch.events.splice(0, drop);
-    this.stats.droppedEvents += drop;
-    if (this.#droppedEventsSinceWrite === 0) {
-      this.log.warn({ max_pending_events: this.#maxPendingEvents }, "database away too long: dropping the oldest unreachable/recovered events held in memory");
-    }
-    this.#droppedEventsSinceWrite += drop;
-  }
 
   /** Writes not yet committed: those waiting for the next flush and those being written now. */
   get pending(): number {
@@ -216,12 +196,12 @@ export class StateWriter {
       this.stats.flushes++;
       this.stats.rowsWritten += size(batch);
       if (this.#databaseDown) {
-        const dropped = { dropped_samples: this.#droppedSinceWrite, dropped_events: this.#droppedEventsSinceWrite };
+        const dropped = { dropped_samples: this.#sampleCap.sinceWrite, dropped_events: this.#eventCap.sinceWrite };
         this.log.info({ events: batch.events.length, samples: batch.samples.length, ...dropped }, "database back: monitor state written");
       }
       this.#databaseDown = false;
-      this.#droppedSinceWrite = 0;
-      this.#droppedEventsSinceWrite = 0;
+      this.#sampleCap.sinceWrite = 0;
+      this.#eventCap.sinceWrite = 0;
       this.#otherFailures = 0;
     } catch (err) {
       this.stats.failedFlushes++;
@@ -246,7 +226,31 @@ export class StateWriter {
     now.samples = [...old.samples, ...now.samples];
     now.events = [...old.events, ...now.events];
     for (const [id, status] of old.statuses) if (!now.statuses.has(id)) now.statuses.set(id, status);
-    this.#capEvents();
+    this.stats.droppedSamples += this.#sampleCap.trim(now.samples);
+    this.stats.droppedEvents += this.#eventCap.trim(now.events);
+  }
+}
+
+/** A bound on what is held while the database is away: past `max` the oldest go, and the first
+ *  drop since the last successful write is logged (the count is logged when it is back). */
+class HoldCap {
+  /** Dropped since the last successful write. */
+  sinceWrite = 0;
+
+  constructor(
+    readonly max: number,
+    private readonly what: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Drop the oldest entries of `held` past the cap, in place; returns how many went. */
+  trim(held: unknown[]): number {
+    const drop = held.length - this.max;
+    if (drop <= 0) return 0;
+    held.splice(0, drop);
+    if (this.sinceWrite === 0) this.log.warn({ max_pending: this.max }, `database away too long: dropping the oldest ${this.what} held in memory`);
+    this.sinceWrite += drop;
+    return drop;
   }
 }
 

@@ -200,12 +200,18 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
     180_000,
   );
 
-  test("what is held is bounded: past the cap the oldest samples are dropped, counted and logged; events under their cap are all kept", async () => {
+  /** A fresh migrated database, and a logger whose JSON lines the test can read. */
+  async function writerDatabase() {
     const db = openPostgres({ url: await pg.createDatabase() });
+    await migrate(db);
     const lines: { msg: string; [k: string]: unknown }[] = [];
     const log = createLogger({ level: "info", format: "json", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    return { db, log, lines };
+  }
+
+  test("what is held is bounded: past the cap the oldest samples are dropped, counted and logged; events under their cap are all kept", async () => {
+    const { db, log, lines } = await writerDatabase();
     try {
-      await migrate(db);
       const [{ id }] = (await db.query<{ id: number }>(
         "INSERT INTO machines (hostname, ip_address, mac_address) VALUES ('capped', '127.40.1.1', '52:54:00:40:01:01') RETURNING id",
       )) as [{ id: number }];
@@ -239,11 +245,8 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
   }, 60_000);
 
   test("events held are bounded too: past the cap the oldest are dropped, counted and logged, and the status stays right", async () => {
-    const db = openPostgres({ url: await pg.createDatabase() });
-    const lines: { msg: string; [k: string]: unknown }[] = [];
-    const log = createLogger({ level: "info", format: "json", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const { db, log, lines } = await writerDatabase();
     try {
-      await migrate(db);
       const [early, flapping] = (await db.query<{ id: number }>(
         `INSERT INTO machines (hostname, ip_address, mac_address) VALUES
            ('early', '127.40.2.1', '52:54:00:40:02:01'), ('flapping', '127.40.2.2', '52:54:00:40:02:02') RETURNING id`,
