@@ -1,7 +1,6 @@
 // Registration throughput and latency (wrk), on PostgreSQL and on PGlite, and the list of
 // 10,000 machines — with the monitor watching every registered loopback machine meanwhile.
-import { stopSharedPgCluster } from "../test/helpers/postgres.ts";
-import { procStats, requireTool, seed, startVxman, table, wrk } from "./lib.ts";
+import { procStats, requireTool, runAlone, seed, startVxman, table, wrk } from "./lib.ts";
 
 const MACHINES = 10_000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -66,10 +65,4 @@ export async function runApiBench(): Promise<string> {
   );
 }
 
-if (import.meta.main) {
-  try {
-    console.log(await runApiBench());
-  } finally {
-    await stopSharedPgCluster();
-  }
-}
+if (import.meta.main) await runAlone(runApiBench);

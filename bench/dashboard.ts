@@ -8,8 +8,7 @@
 // Anchor: Uptime Kuma users report 10–50 s dashboard loads at 1,400–1,900 monitors. Target here:
 // under 1 s at 10,000.
 import { hasChromium, launchBrowser } from "../test/helpers/browser.ts";
-import { stopSharedPgCluster } from "../test/helpers/postgres.ts";
-import { median, seed, startVxman, table } from "./lib.ts";
+import { median, runAlone, seed, startVxman, table } from "./lib.ts";
 
 const MACHINES = Number(process.env.MACHINES ?? 10_000);
 const LOADS = 5;
@@ -129,10 +128,4 @@ export async function runDashboardBench(): Promise<string> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    console.log(await runDashboardBench());
-  } finally {
-    await stopSharedPgCluster();
-  }
-}
+if (import.meta.main) await runAlone(runDashboardBench);

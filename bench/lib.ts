@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { serveBinary } from "../test/helpers/binary.ts";
-import { sharedPgCluster } from "../test/helpers/postgres.ts";
+import { sharedPgCluster, stopSharedPgCluster } from "../test/helpers/postgres.ts";
 
 export const ADMIN = "bench-admin-token-0123456789";
 
@@ -103,4 +103,13 @@ export function table(title: string, header: string[], rows: (string | number)[]
 
 export function requireTool(cmd: string, install: string): void {
   if (!Bun.which(cmd)) throw new Error(`${cmd} is missing: ${install}`);
+}
+
+/** `bun bench/<name>.ts`: one bench alone, its table printed, the shared PostgreSQL stopped after. */
+export async function runAlone(bench: () => Promise<string>): Promise<void> {
+  try {
+    console.log(await bench());
+  } finally {
+    await stopSharedPgCluster();
+  }
 }

@@ -3,8 +3,8 @@
 import { statSync } from "node:fs";
 
 import { buildBinary, isolatedBinary, startProcess } from "../test/helpers/binary.ts";
-import { freePort, sharedPgCluster, stopSharedPgCluster } from "../test/helpers/postgres.ts";
-import { ADMIN, median, procStats, table } from "./lib.ts";
+import { freePort, sharedPgCluster } from "../test/helpers/postgres.ts";
+import { ADMIN, median, procStats, runAlone, table } from "./lib.ts";
 
 const RUNS = 5;
 
@@ -54,10 +54,4 @@ export async function runStartupBench(): Promise<string> {
   ].join("\n");
 }
 
-if (import.meta.main) {
-  try {
-    console.log(await runStartupBench());
-  } finally {
-    await stopSharedPgCluster();
-  }
-}
+if (import.meta.main) await runAlone(runStartupBench);

@@ -4,8 +4,8 @@
 // p99 (from /metrics), and what PostgreSQL itself spent. Needs root (raw ICMP).
 import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
-import { sharedPgCluster, stopSharedPgCluster } from "../test/helpers/postgres.ts";
-import { ADMIN, loopback, procStats, seed, startVxman, table } from "./lib.ts";
+import { sharedPgCluster } from "../test/helpers/postgres.ts";
+import { ADMIN, loopback, procStats, runAlone, seed, startVxman, table } from "./lib.ts";
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 120);
@@ -94,10 +94,4 @@ export async function runSteadyBench(): Promise<string> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    console.log(await runSteadyBench());
-  } finally {
-    await stopSharedPgCluster();
-  }
-}
+if (import.meta.main) await runAlone(runSteadyBench);

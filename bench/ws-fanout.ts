@@ -2,8 +2,7 @@
 // change (a real HTTP PUT) to the moment the LAST of them has it. Loopback only.
 //
 //   node_modules/.bin/bun bench/ws-fanout.ts            (CLIENTS=200 CHANGES=50 to change)
-import { stopSharedPgCluster } from "../test/helpers/postgres.ts";
-import { procStats, startVxman, table } from "./lib.ts";
+import { procStats, runAlone, startVxman, table } from "./lib.ts";
 
 const CLIENTS = Number(process.env.CLIENTS ?? 200);
 const CHANGES = Number(process.env.CHANGES ?? 50);
@@ -93,10 +92,4 @@ export async function runWsFanoutBench(): Promise<string> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    console.log(await runWsFanoutBench());
-  } finally {
-    await stopSharedPgCluster();
-  }
-}
+if (import.meta.main) await runAlone(runWsFanoutBench);

@@ -94,7 +94,6 @@ SELECT 1`;
 export interface WriterStats {
   flushes: number;
   failedFlushes: number;
-  rowsWritten: number;
   droppedSamples: number;
   droppedEvents: number;
 }
@@ -112,7 +111,7 @@ export class StateWriter {
   readonly #eventCap: HoldCap;
   /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
   #otherFailures = 0;
-  readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, rowsWritten: 0, droppedSamples: 0, droppedEvents: 0 };
+  readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, droppedSamples: 0, droppedEvents: 0 };
 
   constructor(
     private readonly db: Database,
@@ -194,7 +193,6 @@ export class StateWriter {
     try {
       await this.db.query(FLUSH_SQL, flushParams(batch));
       this.stats.flushes++;
-      this.stats.rowsWritten += size(batch);
       if (this.#databaseDown) {
         const dropped = { dropped_samples: this.#sampleCap.sinceWrite, dropped_events: this.#eventCap.sinceWrite };
         this.log.info({ events: batch.events.length, samples: batch.samples.length, ...dropped }, "database back: monitor state written");

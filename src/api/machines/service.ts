@@ -127,13 +127,9 @@ export class MachineService {
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
   async register(ip: string, body: RegisterBody): Promise<RegisterResult> {
     const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data)];
-    const result = (await this.touch(params)) ?? (await this.update(params)) ?? (await this.insert(params));
+    const result = (await this.touches.submit(params)) ?? (await this.update(params)) ?? (await this.insert(params));
     this.announce(result, ip);
     return result;
-  }
-
-  private touch(params: unknown[]): Promise<RegisterResult | null> {
-    return this.touches.submit(params);
   }
 
   /** One statement for a batch of re-registrations; null for each one that did not match. */
