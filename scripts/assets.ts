@@ -53,4 +53,4 @@ const t0 = performance.now();
 await buildDashboard();
 copyDocsUi();
 await buildPgliteSeed();
-console.error(`assets ready in dist/ (${Math.round(performance.now() - t0)} ms)`);
+console.log(`assets ready in dist/ (${Math.round(performance.now() - t0)} ms)`);

@@ -95,6 +95,14 @@ const origins: Parser<string[]> = {
   },
 };
 
+const hostNames: Parser<string[]> = {
+  accepts: "a comma-separated list of host names and IP addresses this server is reached by (no port), e.g. vxman.example.org,198.18.0.1",
+  parse: (raw) => {
+    const list = raw.split(",").map((s) => s.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1")).filter(Boolean);
+    return list.length > 0 && list.every((h) => /^[a-z0-9.:-]{1,253}$/.test(h)) ? list : undefined;
+  },
+};
+
 interface Setting<T> {
   name: string;
   doc: string;
@@ -122,19 +130,21 @@ export const SETTINGS = {
   host: setting("HOST", host, "0.0.0.0", "Address the HTTP server listens on."),
   port: setting("PORT", integer(0, 65535), 8080, "HTTP port (0 picks a free one)."),
   databaseUrl: setting<string | undefined>("DATABASE_URL", databaseUrl as Parser<string | undefined>, undefined,
-    "PostgreSQL URL. Unset: the embedded PGlite database in DATA_DIR.", "(unset: embedded)"),
+    "PostgreSQL URL. Unset: the embedded PGlite database in DATA_DIR.", "unset: embedded PGlite"),
   dataDir: setting("DATA_DIR", text("a directory path"), "./vxman-data", "Folder of the embedded database (and its lock)."),
   adminToken: setting<string | undefined>("ADMIN_TOKEN", token as Parser<string | undefined>, undefined,
-    "Bearer token for admin actions. Unset: generated on first start, printed once, kept (hashed) in the database.", "(generated)"),
+    "Bearer token for admin actions. Unset: generated on first start, printed once, kept (hashed) in the database.", "generated"),
   registrationToken: setting<string | undefined>("REGISTRATION_TOKEN", token as Parser<string | undefined>, undefined,
-    "When set, PUT and heartbeat require it as a Bearer token.", "(unset: open)"),
+    "When set, PUT and heartbeat require it as a Bearer token.", "unset: open"),
   readToken: setting<string | undefined>("READ_TOKEN", token as Parser<string | undefined>, undefined,
-    "When set, read endpoints and the WebSocket require it (or the admin token).", "(unset: open)"),
+    "When set, read endpoints and the WebSocket require it (or the admin token).", "unset: open"),
   maxMachines: setting("MAX_MACHINES", integer(1, 1_000_000), 1000, "Most machines stored; a new IP past it gets 503."),
-  corsOrigins: setting("CORS_ORIGINS", origins, [] as string[], "Origins allowed to call the API from a browser.", "(none)"),
+  corsOrigins: setting("CORS_ORIGINS", origins, [] as string[], "Origins allowed to call the API from a browser.", "none"),
+  allowedHosts: setting("ALLOWED_HOSTS", hostNames, [] as string[],
+    "Host names and addresses the server answers to; a request for any other Host gets 421 (DNS rebinding).", "any"),
   logLevel: setting("LOG_LEVEL", oneOf("debug", "info", "warn", "error"), "info", "Least severe level logged."),
   logFormat: setting<"json" | "pretty" | undefined>("LOG_FORMAT", oneOf("json", "pretty") as Parser<"json" | "pretty" | undefined>,
-    undefined, "Log lines as JSON, or for people.", "(pretty on a TTY, else json)"),
+    undefined, "Log lines as JSON, or for people.", "pretty on a TTY, else json"),
   pingInterval: setting("PING_INTERVAL", duration(10, DAY), 60 * SECOND, "Time between checks of a healthy machine.", "60s"),
   pingTimeout: setting("PING_TIMEOUT", duration(10, 60 * SECOND), 1 * SECOND, "How long to wait for an echo reply.", "1s"),
   backoffMax: setting("BACKOFF_MAX", duration(10, 7 * DAY), 3600 * SECOND, "Longest interval after repeated failures.", "3600s"),

@@ -10,12 +10,14 @@ export interface LogOptions {
   format?: "json" | "pretty";
   /** Where lines go; defaults to stdout. Tests pass a collector. */
   destination?: pino.DestinationStream;
+  /** Without a destination: 1 (stdout, the default) or 2 (stderr). */
+  fd?: 1 | 2;
 }
 
 // Field names that may carry a credential; pino replaces their values before anything is written.
 const SECRET_FIELDS = ["token", "authorization", "password", "*.token", "*.authorization", "*.password", "headers.authorization"];
 
-export function createLogger({ level, format, destination }: LogOptions): Logger {
+export function createLogger({ level, format, destination, fd = 1 }: LogOptions): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: undefined, // no pid/hostname on every line: systemd already records both
@@ -25,8 +27,8 @@ export function createLogger({ level, format, destination }: LogOptions): Logger
   };
   const usePretty = (format ?? (process.stdout.isTTY ? "pretty" : "json")) === "pretty";
   if (destination) return pino(options, usePretty ? pretty({ destination, sync: true, colorize: false }) : destination);
-  if (usePretty) return pino(options, pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), ignore: "" }));
-  return pino(options, pino.destination({ dest: 1, sync: true }));
+  if (usePretty) return pino(options, pretty({ sync: true, destination: fd, colorize: Boolean((fd === 2 ? process.stderr : process.stdout).isTTY), ignore: "" }));
+  return pino(options, pino.destination({ dest: fd, sync: true }));
 }
 
 /** A logger that drops everything: for CLI commands and tests that do not care. */

@@ -3,7 +3,6 @@
 // 2 bad usage or configuration (so systemd and scripts can tell a typo from an outage).
 import { parseArgs } from "node:util";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./config.ts";
-import { DataDirLockedError } from "./db/lock.ts";
 import type { Logger } from "./log.ts";
 import { BUILD_DATE, COMMIT, VERSION } from "./version.ts";
 
@@ -14,6 +13,8 @@ Usage:
   vxman migrate                  apply pending database migrations and exit
   vxman ping [-c COUNT] [-t TIMEOUT] [-q] [-f FILE] HOST...
                                  ping hosts with vxman's ICMP engine (fping-like)
+  vxman admin-token reset        replace the generated admin token with a new one and print it
+                                 (restart vxman afterwards; ADMIN_TOKEN, when set, wins)
   vxman version                  print version, commit and build date
   vxman help [config]            this text, or every setting with its default
 
@@ -33,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       const { runPing } = await import("./cli/ping.ts");
       return runPing(rest);
     }
+    case "admin-token":
+      return adminTokenCommand(rest);
     case "version":
     case "--version":
       noArgs(rest);
@@ -59,10 +62,11 @@ function noArgs(args: string[]) {
 }
 
 // The logger (pino) is loaded only by the commands that log: `vxman ping` and `version` stay quick.
-async function configOrExit(): Promise<{ config: Config; log: Logger }> {
+// Commands whose standard output is their result (a token) log to standard error.
+async function configOrExit({ logTo = "stdout" }: { logTo?: "stdout" | "stderr" } = {}): Promise<{ config: Config; log: Logger }> {
   const config = loadConfig();
   const { createLogger } = await import("./log.ts");
-  return { config, log: createLogger({ level: config.logLevel, format: config.logFormat }) };
+  return { config, log: createLogger({ level: config.logLevel, format: config.logFormat, fd: logTo === "stderr" ? 2 : 1 }) };
 }
 
 /** A graceful stop must end within this; systemd's TimeoutStopSec is longer. */
@@ -103,11 +107,42 @@ async function migrateCommand(args: string[]): Promise<number> {
   }
 }
 
+/** A lost generated admin token cannot be shown again (only its digest is kept): make a new one. */
+async function adminTokenCommand(args: string[]): Promise<number> {
+  if (args[0] !== "reset") throw new UsageError('admin-token takes one subcommand: "reset"');
+  noArgs(args.slice(1));
+  const { config, log } = await configOrExit({ logTo: "stderr" });
+  const { openDatabase } = await import("./db/index.ts");
+  const { migrate } = await import("./db/migrate.ts");
+  const { resetAdminToken } = await import("./api/auth.ts");
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+    const token = await resetAdminToken(db);
+    console.log(token);
+    log.warn("generated admin token replaced: restart every vxman on this database to use the new one");
+    if (config.adminToken) log.warn("ADMIN_TOKEN is set: vxman uses it, not the generated one, until you unset it");
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
 function printConfigHelp(): number {
   for (const s of describeSettings()) {
     console.log(`${s.name}  (default: ${s.default})\n    ${s.doc}\n    accepts ${s.accepts}\n`);
   }
   return 0;
+}
+
+/**
+ * A failure that ends the command, said the way the logs are: one JSON object on a line when
+ * LOG_FORMAT=json (or unset and not on a terminal, as under systemd), else plain text.
+ */
+function reportFatal(message: string, fields: Record<string, unknown> = {}): void {
+  const format = process.env.LOG_FORMAT?.trim().toLowerCase() || (process.stderr.isTTY ? "pretty" : "json");
+  if (format === "json") console.error(JSON.stringify({ level: "fatal", time: new Date().toISOString(), ...fields, msg: message }));
+  else console.error(`vxman: ${message}`);
 }
 
 try {
@@ -117,13 +152,10 @@ try {
     console.error(`vxman: ${err.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else if (err instanceof ConfigError) {
-    console.error(`vxman: ${err.message}`);
+    reportFatal(err.message, { setting: err.variable });
     process.exitCode = 2;
-  } else if (err instanceof DataDirLockedError) {
-    console.error(`vxman: ${err.message}`);
-    process.exitCode = 1;
   } else {
-    console.error(`vxman: ${(err as Error)?.message ?? err}`);
+    reportFatal(String((err as Error)?.message ?? err));
     process.exitCode = 1;
   }
 }

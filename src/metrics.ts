@@ -50,10 +50,21 @@ export class Metrics {
     help: "Requests that failed because the database could not be reached",
     registers: [this.registry],
   });
+  readonly refusalsNotLogged = new client.Counter({
+    name: "vxman_http_refusals_not_logged_total",
+    help: "Refused requests (4xx) past the per-client log budget: answered and counted, not logged",
+    registers: [this.registry],
+  });
 
   constructor(sources: MetricSources) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r, prefix: "vxman_" }); // process, heap, event-loop lag
+    // Among the defaults are gauges named *_total (nodejs_active_handles_total, …), which
+    // Prometheus reserves for counters (`promtool check metrics` rejects them). Each is the sum of
+    // its per-type sibling (sum(vxman_nodejs_active_handles)), so nothing is lost without it.
+    for (const m of r.getMetricsAsArray()) {
+      if (m.name.endsWith("_total") && !(m instanceof client.Counter)) r.removeSingleMetric(m.name);
+    }
     new client.Gauge({
       name: "vxman_machines",
       help: "Machines by status",

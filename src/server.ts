@@ -1,21 +1,24 @@
 // Builds the Elysia app from the feature modules and runs the server: open the database,
 // migrate, resolve the admin token, listen; and stop it all cleanly.
 import { Elysia } from "elysia";
+import { createServer as createNetServer } from "node:net";
 import { digest, resolveAdminToken, whoamiApi, type Credentials } from "./api/auth.ts";
 import { enrolApi } from "./api/enrol/index.ts";
-import { errorHandling } from "./api/errors.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { EventService } from "./api/events/service.ts";
 import { healthApi } from "./api/health/index.ts";
-import { corsPolicy, httpGuards, MAX_SOCKET_BODY_BYTES } from "./api/http-guards.ts";
 import { machinesApi } from "./api/machines/index.ts";
 import { MachineDirectory } from "./api/machines/directory.ts";
 import { MachineService } from "./api/machines/service.ts";
 import { httpMetrics, metricsApi } from "./api/metrics/index.ts";
-import { rateLimiting } from "./api/rate-limit.ts";
 import { ChangeFeed } from "./changes.ts";
 import type { Config } from "./config.ts";
 import { describeStorage, openDatabase, type Database } from "./db/index.ts";
+import { corsPolicy } from "./http/cors.ts";
+import { errorHandling } from "./http/errors.ts";
+import { httpGuards, MAX_SOCKET_BODY_BYTES, securityHeaders } from "./http/guards.ts";
+import { jsonBodies } from "./http/json-body.ts";
+import { rateLimiting } from "./http/rate-limit.ts";
 import { migrate } from "./db/migrate.ts";
 import { LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
@@ -50,13 +53,21 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
   monitor.onRtt = (ms) => metrics.rtt.observe(ms / 1000);
   // normalize: false — unknown fields in a body are an error to report, not something to drop
   // silently (the schemas say additionalProperties: false where that matters).
+  // development: false — never Bun's development error page (HTML with source lines), whatever
+  // NODE_ENV says; errors.ts answers every failure with JSON.
+  // websocket.maxPayloadLength — dashboards send nothing; a big message closes the socket (1009)
+  // instead of being buffered (20 sockets of 15 MiB messages once grew memory by 584 MiB).
   // closeBeforeStop: dashboards' sockets must close before Bun's graceful stop, which waits for them.
-  return live.closeBeforeStop(new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_SOCKET_BODY_BYTES } })
+  const serve = { maxRequestBodySize: MAX_SOCKET_BODY_BYTES, development: false };
+  return live.closeBeforeStop(new Elysia({ normalize: false, serve, websocket: { maxPayloadLength: MAX_WS_MESSAGE_BYTES } })
     .use(errorHandling(log, metrics))
     .use(httpMetrics(metrics))
-    .use(httpGuards())
-    .use(corsPolicy(config.corsOrigins))
+    .use(securityHeaders())
+    // Counted before the guards, so every request counts, whatever they think of it.
     .use(rateLimiting(config.rateLimit, config.trustProxy))
+    .use(httpGuards({ allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins, trustProxy: config.trustProxy }))
+    .use(jsonBodies())
+    .use(corsPolicy(config.corsOrigins))
     .use(apiDocs())
     .use(healthApi(db, monitoring))
     .use(machinesApi(machines, directory, creds))
@@ -69,6 +80,9 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
+
+/** The largest WebSocket message a client may send (the dashboard sends none). */
+export const MAX_WS_MESSAGE_BYTES = 4096;
 
 export interface RunningServer {
   url: URL;
@@ -92,7 +106,27 @@ async function openProber(config: Config, log: Logger): Promise<{ prober: Prober
   }
 }
 
+/** Fails at once, before anything is written, when the port is taken (another vxman?): a start
+ *  that migrated and generated an admin token before failing to listen would lose that token. */
+async function ensurePortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use (another vxman?): stop that process or set PORT` : `cannot listen on ${host}:${port}: ${err.message}`)),
+    );
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/** A URL a person can open: the wildcard addresses are not addresses to browse to. */
+export function browsableUrl(host: string, port: number): string {
+  const name = host === "0.0.0.0" || host === "::" || host === "" ? "localhost" : host;
+  return `http://${name.includes(":") ? `[${name}]` : name}:${port}/`;
+}
+
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  await ensurePortFree(config.host, config.port);
   log.info({ storage: describeStorage(config) }, "opening database");
   const db = await openDatabase(config);
   // Undone in reverse order if the start fails half-way, and by stop().
@@ -129,9 +163,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // reusePort off: a second vxman on the same port must fail to start, not share it silently.
     app.listen({ hostname: config.host, port: config.port, reusePort: false });
     undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001
-    const { hostname = config.host, port } = app.server!;
-    const url = new URL(`http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
-    log.info({ url: url.href, storage: db.kind, monitoring: monitor.state.monitoring }, "vxman is serving");
+    const { hostname = config.host, port = config.port } = app.server!;
+    const url = new URL(browsableUrl(hostname, port));
+    log.info({ url: url.href, listening_on: `${hostname}:${port}`, storage: db.kind, monitoring: monitor.state.monitoring }, "vxman is serving");
     return { url, app, db, feed, monitor, stop: unwind };
   } catch (err) {
     await unwind();

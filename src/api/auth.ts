@@ -4,7 +4,7 @@ import { Elysia, t } from "elysia";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError } from "../http/errors.ts";
 
 /** admin: delete and settings. register: PUT and heartbeat. read: lists, details, WebSocket. */
 export type Access = "admin" | "register" | "read";
@@ -92,6 +92,16 @@ export function whoamiApi(creds: Credentials) {
 }
 
 const ADMIN_TOKEN_KEY = "admin_token_sha256";
+
+/** A new random admin token, stored (as its digest) in place of the old one; returned once. */
+export async function resetAdminToken(db: Database): Promise<string> {
+  const token = randomBytes(32).toString("base64url");
+  await db.query(
+    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ADMIN_TOKEN_KEY, digest(token).toString("hex")],
+  );
+  return token;
+}
 
 /**
  * The admin token's digest. ADMIN_TOKEN wins when set. Otherwise one is generated on the first

@@ -10,13 +10,14 @@ const USAGE = `Usage: vxman ping [-c COUNT] [-t TIMEOUT] [-p PERIOD] [-q] [-f FI
 
 Pings IP addresses (no DNS names) with vxman's ICMP engine, like fping.
   -c, --count COUNT       probes per host (default 1); then one summary line per host
-  -t, --timeout TIMEOUT   wait this long for each reply: milliseconds, or 250ms/1.5s/1m
-                          (default 1000)
-  -p, --period PERIOD     with -c, the least time between probes to one host (default 1000)
+  -t, --timeout TIMEOUT   wait this long for each reply (default 1s)
+  -p, --period PERIOD     with -c, the least time between probes to one host (default 1s)
   -q, --quiet             print only a summary at the end
   -f, --file FILE         also read addresses from FILE, one per line ("#" starts a comment;
                           "-" reads standard input)
       --max-in-flight N   probes outstanding at once (default 1000)
+TIMEOUT and PERIOD are durations as in every vxman setting: 250ms, 1.5s, 2m; a plain number
+is SECONDS (-t 1 is one second; fping's -t 1000 is -t 1000ms here).
 Exit status: 0 every host answered, 1 some did not, 2 bad arguments, 4 no ICMP access.`;
 
 class UsageError extends Error {}
@@ -63,7 +64,7 @@ export async function runPing(args: string[]): Promise<number> {
 }
 
 /** The options, or undefined for --help. Throws UsageError with a one-line reason. */
-function parseOptions(args: string[]): PingOptions | undefined {
+export function parseOptions(args: string[]): PingOptions | undefined {
   let parsed;
   try {
     parsed = parseArgs({
@@ -81,7 +82,7 @@ function parseOptions(args: string[]): PingOptions | undefined {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(argumentProblem(err));
   }
   const v = parsed.values;
   if (v.help) return undefined;
@@ -94,8 +95,8 @@ function parseOptions(args: string[]): PingOptions | undefined {
   return {
     hosts,
     count: integer("-c", v.count, 1, 1, 100_000),
-    timeoutMs: milliseconds("-t", v.timeout, 1000),
-    periodMs: milliseconds("-p", v.period, 1000),
+    timeoutMs: duration("-t", v.timeout, 1000),
+    periodMs: duration("-p", v.period, 1000),
     quiet: v.quiet === true,
     maxInFlight: integer("--max-in-flight", v["max-in-flight"], 1000, 1, 60_000),
   };
@@ -108,14 +109,23 @@ function integer(flag: string, raw: string | undefined, dflt: number, min: numbe
   return n;
 }
 
-/** A plain number is milliseconds (as in fping); otherwise the config's duration syntax. */
-function milliseconds(flag: string, raw: string | undefined, dflt: number): number {
+/** The settings' duration syntax (a plain number is seconds), from 1 ms to 1 h. */
+function duration(flag: string, raw: string | undefined, dflt: number): number {
   if (raw === undefined) return dflt;
-  const ms = /^\d+(\.\d+)?$/.test(raw.trim()) ? Math.round(Number(raw)) : parseDuration(raw);
+  const ms = parseDuration(raw);
   if (ms === undefined || ms < 1 || ms > 3_600_000) {
-    throw new UsageError(`${flag} takes milliseconds (e.g. 500) or a duration (e.g. 250ms, 2s), from 1ms to 1h; got ${JSON.stringify(raw)}`);
+    throw new UsageError(`${flag} takes a duration from 1ms to 1h such as 250ms, 2s or 1m (a plain number is seconds); got ${JSON.stringify(raw)}`);
   }
   return ms;
+}
+
+/** parseArgs's own messages quote unevenly ('--x' … "--x"); say it plainly. */
+function argumentProblem(err: unknown): string {
+  const { code, message } = err as { code?: string; message: string };
+  const option = /'([^']+)'/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) return `unknown option ${option}`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) return `option ${option.split(",")[0]} needs a value`;
+  return message;
 }
 
 /** One address per line; blank lines and "#" comments skipped. "-" is standard input. */

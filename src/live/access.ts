@@ -3,8 +3,8 @@
 // come as a subprotocol: `Sec-WebSocket-Protocol: vxman, bearer.<base64url(token)>`. The server
 // then answers with the plain `vxman` protocol, never echoing the token back.
 import { accessError, type Credentials } from "../api/auth.ts";
-import type { ApiError } from "../api/errors.ts";
-import { LIVE_PROTOCOL, TOKEN_PROTOCOL_PREFIX } from "./protocol.ts";
+import type { ApiError } from "../http/errors.ts";
+import { TOKEN_PROTOCOL_PREFIX } from "./protocol.ts";
 
 type Headers = Record<string, string | undefined>;
 
@@ -24,10 +24,4 @@ function authorization(headers: Headers): string | undefined {
 /** Null when the upgrade may proceed; else the 401/403 to answer (READ_TOKEN or the admin token). */
 export function liveAccessError(headers: Headers, creds: Credentials): ApiError | null {
   return accessError("read", authorization(headers), creds);
-}
-
-/** The subprotocol to answer with: `vxman` when offered. A browser that offered protocols
- *  fails the connection unless the server picks one of them. */
-export function chosenProtocol(headers: Headers): string | undefined {
-  return offeredProtocols(headers).includes(LIVE_PROTOCOL) ? LIVE_PROTOCOL : undefined;
 }

@@ -2,9 +2,11 @@
 // its IP's cap, sent hello + snapshot, and subscribed to the status topic the hub publishes on.
 import type { ServerWebSocket } from "bun";
 import { Elysia } from "elysia";
-import { clientIp } from "../api/rate-limit.ts";
-import { chosenProtocol, liveAccessError } from "./access.ts";
+import { clientIp } from "../http/client.ts";
+import { ApiError } from "../http/errors.ts";
+import { liveAccessError, offeredProtocols } from "./access.ts";
 import type { LiveHub } from "./hub.ts";
+import { LIVE_PROTOCOL } from "./protocol.ts";
 
 /** The pub/sub topic every dashboard socket subscribes to. */
 export const STATUS_TOPIC = "status";
@@ -20,8 +22,13 @@ export function liveRoutes(hub: LiveHub) {
     upgrade: (ctx) => {
       const denied = liveAccessError(ctx.headers, creds);
       if (denied) throw denied;
-      const protocol = chosenProtocol(ctx.headers);
-      if (protocol) ctx.set.headers["sec-websocket-protocol"] = protocol;
+      // Answer with `vxman`, never with what else was offered: Bun would otherwise echo the first
+      // protocol offered, which may be the bearer token itself.
+      const offered = offeredProtocols(ctx.headers);
+      if (offered.length > 0 && !offered.includes(LIVE_PROTOCOL)) {
+        throw new ApiError(400, "unsupported_protocol", `Offer the "${LIVE_PROTOCOL}" WebSocket subprotocol (with or without a bearer.<token> one).`);
+      }
+      if (offered.length > 0) ctx.set.headers["sec-websocket-protocol"] = LIVE_PROTOCOL;
       hub.attach(ctx.server);
     },
     open: (ws) => {

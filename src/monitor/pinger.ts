@@ -281,7 +281,9 @@ export class Pinger {
     // Same id and seq but another address: a reply meant for a different probe or program.
     if (!p || p.done || p.sentAt === 0 || !records.addressIs(at, p.target.bytes)) return;
     if (records.kind(at) === RECORD_REPLY) {
-      const rtt = Math.max(0, records.receivedAt(at) - p.sentAt);
+      // Microseconds are what the clock can vouch for, and what every place that shows or stores
+      // an RTT then agrees on (the database keeps it as a float4).
+      const rtt = Math.round(Math.max(0, records.receivedAt(at) - p.sentAt) * 1000) / 1000;
       // Arrived after the deadline (read late, not yet expired): a timeout, as it would have
       // been had the watermark got there first.
       return rtt <= p.timeoutMs ? this.finish(p, "reply", rtt) : this.finish(p, "timeout", null);

@@ -1,16 +1,17 @@
-// Bad input gets a clear JSON error and changes nothing; a database outage is a 503 with
-// Retry-After, not a 500.
+// Bad input gets a clear JSON error and changes nothing (in-process and on the compiled
+// binary); a database outage is a 503 with Retry-After, not a 500.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { migrate } from "../../src/db/migrate.ts";
 import { openPostgres } from "../../src/db/postgres.ts";
-import { machineBody, testApp, type TestApp } from "../helpers/app.ts";
+import { ADMIN_TOKEN, machineBody, testApp, type TestApp } from "../helpers/app.ts";
 import { startPgCluster, type PgCluster } from "../helpers/postgres.ts";
+import { openTarget, TARGETS, type Target } from "../helpers/target.ts";
 
-describe("request errors", () => {
-  let t: TestApp;
+for (const name of TARGETS) describe(`request errors (${name})`, () => {
+  let t: Target;
   beforeAll(async () => {
-    t = await testApp("pglite");
-  }, 60_000);
+    t = await openTarget(name);
+  }, 120_000);
   afterAll(() => t.close());
 
   const cases: [string, () => Promise<Response>, number, string][] = [
@@ -44,6 +45,22 @@ describe("request errors", () => {
     expect(body.details.map((d: { field: string }) => d.field).sort()).toEqual(["hostname", "mac_address"]);
     expect(body.message).toContain("RFC 1123");
     expect(body.message).toContain("MAC address");
+  });
+
+  test.each([
+    ["/api/events?machine_id=2147483648", "machine_id"],
+    ["/api/events?limit=-1", "limit"],
+    ["/api/events?before=1e20", "before"],
+    ["/api/machines?offset=1e20", "offset"],
+    ["/api/machines?limit=100000000", "limit"],
+    ["/api/machines/1/samples?limit=-1", "limit"],
+    ["/api/machines?status=dead", "status"],
+  ])("a query number out of bounds is a 422 that names the parameter: %s", async (path, field) => {
+    const res = await t.request("GET", path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(res.status).toBe(422);
+    const body = await res.json();
+    expect(body.details).toEqual([{ field, message: expect.any(String) }]);
+    expect(body.message).toStartWith(`Invalid query string — ${field}: `);
   });
 });
 

@@ -36,9 +36,57 @@ describe("compiled binary", () => {
     expect(unknown.stderr.toString()).toContain('unknown command "frobnicate"');
     expect(unknown.stderr.toString()).toContain("Usage:");
     expect(run(["serve", "--bogus"]).exitCode).toBe(2);
-    const badConfig = run(["serve"], { PORT: "http" });
+    // A configuration error is said the way the logs are: JSON lines (the default off a terminal,
+    // as under systemd), or text for people.
+    const badConfig = run(["serve"], { PORT: "http", LOG_FORMAT: "json" });
     expect(badConfig.exitCode).toBe(2);
-    expect(badConfig.stderr.toString().trim()).toBe('vxman: PORT="http" is invalid: PORT accepts a whole number from 0 to 65535');
+    expect(JSON.parse(badConfig.stderr.toString())).toMatchObject({
+      level: "fatal",
+      setting: "PORT",
+      msg: 'PORT="http" is invalid: PORT accepts a whole number from 0 to 65535',
+    });
+    const forPeople = run(["serve"], { PORT: "http", LOG_FORMAT: "pretty" });
+    expect(forPeople.stderr.toString().trim()).toBe('vxman: PORT="http" is invalid: PORT accepts a whole number from 0 to 65535');
+    const config = run(["help", "config"]).stdout.toString();
+    expect(config).toContain("DATABASE_URL  (default: unset: embedded PGlite)");
+    expect(config).not.toContain("((");
+    expect(config).toContain("ALLOWED_HOSTS");
+  });
+
+  test("a port already in use: fails at once, before writing anything (no database, no admin token printed)", async () => {
+    const { bin, dir, cleanup } = isolatedBinary();
+    cleanups.push(cleanup);
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const r = Bun.spawnSync([bin, "serve"], { cwd: dir, env: { PATH: "/usr/bin:/bin", HOST: "127.0.0.1", PORT: String(taken.port), LOG_FORMAT: "json" }, timeout: 30_000 });
+      expect(r.exitCode).toBe(1);
+      const out = r.stdout.toString() + r.stderr.toString();
+      expect(out).toContain(`port ${taken.port} on 127.0.0.1 is already in use`);
+      expect(out).not.toContain("admin token");
+      expect(existsSync(join(dir, "vxman-data"))).toBe(false);
+    } finally {
+      taken.stop(true);
+    }
+  });
+
+  test("the startup log names a URL a person can open, and a lost generated admin token can be replaced", async () => {
+    const served = await startBinary({ HOST: "0.0.0.0" });
+    const port = new URL(served.base).port;
+    const serving = served.output().split("\n").find((l) => l.includes('"msg":"vxman is serving"'))!;
+    expect(JSON.parse(serving)).toMatchObject({ url: `http://localhost:${port}/`, listening_on: `0.0.0.0:${port}` });
+    const lost = /generated admin token \(shown only now, keep it\): (\S+)"/.exec(served.output())![1]!;
+
+    expect(await served.halt()).toBe(0);
+    const reset = served.run(["admin-token", "reset"]);
+    expect(reset.code).toBe(0);
+    const fresh = reset.stdout.trim();
+    expect(fresh).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(fresh).not.toBe(lost);
+    await served.start();
+    const metrics = (token: string) => fetch(`${served.base}/metrics`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    expect(await metrics(fresh)).toBe(200);
+    expect(await metrics(lost)).toBe(403);
+    expect(served.output()).not.toContain(fresh); // printed by the command, never logged by the server
   });
 
   test("embedded PGlite: serves from an empty folder, prints a generated admin token once, register/list/delete", async () => {

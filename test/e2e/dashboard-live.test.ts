@@ -8,10 +8,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Change } from "../../src/changes.ts";
 import { ADMIN_TOKEN, loopbackIp, machineBody, testApp, type TestApp } from "../helpers/app.ts";
-import { ARTIFACTS, hasChromium, launchBrowser, type Browser, type WatchedPage } from "../helpers/browser.ts";
-import { requirement } from "../helpers/requirements.ts";
+import { ARTIFACTS, launchBrowser, type Browser, type WatchedPage } from "../helpers/browser.ts";
+import { needs } from "../helpers/requirements.ts";
 
-const haveChromium = requirement("chromium", hasChromium(), "apt-get install chromium (or set VXMAN_CHROMIUM to a Chromium binary)");
+const haveChromium = needs("chromium");
 
 function unreachable(machine_id: number): Change {
   const now = new Date().toISOString();

@@ -7,18 +7,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "../../src/api/machines/model.ts";
-import { ARTIFACTS, hasChromium, launchBrowser, type Browser, type WatchedPage } from "../helpers/browser.ts";
+import { ARTIFACTS, launchBrowser, type Browser, type WatchedPage } from "../helpers/browser.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { createTestHost, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
-import { requirement } from "../helpers/requirements.ts";
+import { createTestHost, type TestHost } from "../helpers/netns.ts";
+import { needs } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 812 };
 const XSS = "<img src=x onerror=alert(1)>";
-const haveChromium = requirement("chromium", hasChromium(), "apt-get install chromium (or set VXMAN_CHROMIUM to a Chromium binary)");
-const haveNetns = requirement("root", netnsAvailable, `${NETNS_HOW_TO}: the monitor needs raw ICMP and a test host to lose`);
+const haveChromium = needs("chromium");
+const haveNetns = needs("root", "netns");
 // Unreachable after 2 failed checks, ~0.5 s after a host goes quiet.
 const FAST_MONITOR = { PING_INTERVAL: "200ms", PING_TIMEOUT: "150ms", BACKOFF_MAX: "400ms", FAILURE_THRESHOLD: "2" };
 
@@ -210,7 +210,9 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
   test("phone (375 px): cards, nothing scrolls sideways, touch-sized controls; screenshots", async () => {
     // Long text is the usual culprit: a 200-character host name and the longest loopback address.
     const long = Array.from({ length: 4 }, (_, i) => `label${i}-${"x".repeat(40)}`).join(".");
-    const m = await register("::1", { hostname: long, extra_data: { os: "debian 12", arch: "x86_64", vni: 4096 } });
+    // And long keys in extra_data (a 1,500-character key once made the detail page 14,913 px wide).
+    const extra = { os: "debian 12", arch: "x86_64", vni: 4096, ["k".repeat(1500)]: "v", ["interface_description_of_the_uplink_port_number_1"]: "a-value-that-must-stay-on-screen" };
+    const m = await register("::1", { hostname: long, extra_data: extra });
     for (let i = 0; i < 8; i++) await register(`127.6.1.${i + 1}`, { hostname: `rack${i}-node` });
 
     const desk = await open(DESKTOP);
@@ -241,7 +243,15 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     await phone.page.getByText("No samples yet").or(phone.page.locator(".chart")).waitFor();
     const detail = await noHorizontalScroll(phone);
     expect(detail.scroll).toBeLessThanOrEqual(detail.client);
+    const value = phone.page.getByText("a-value-that-must-stay-on-screen");
+    const box = (await value.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(PHONE.width);
     await phone.page.screenshot({ path: join(ARTIFACTS, "dashboard-phone-detail.png"), fullPage: true });
+    await desk.page.evaluate((id) => (location.hash = `#/machines/${id}`), m.id);
+    await desk.page.locator("#detail-h").waitFor();
+    const deskDetail = await noHorizontalScroll(desk);
+    expect(deskDetail.scroll).toBeLessThanOrEqual(deskDetail.client);
     for (const p of [desk, phone]) expect(p.problems).toEqual([]);
     await desk.page.close();
     await phone.page.close();

@@ -4,13 +4,13 @@ import { afterAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { isolatedBinary, startProcess, waitForHttp } from "../helpers/binary.ts";
 import { freePort, sharedPgCluster } from "../helpers/postgres.ts";
-import { isRoot, requirement } from "../helpers/requirements.ts";
+import { needs } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const cleanups: (() => void)[] = [];
 afterAll(() => cleanups.forEach((c) => c()));
 
-test.skipIf(!requirement("root", isRoot, "run as root: the binary needs CAP_NET_RAW to monitor"))(
+test.skipIf(!needs("root"))(
   "SIGTERM closes WebSockets with 1001, flushes monitor state, exits 0",
   async () => {
     const url = await (await sharedPgCluster()).createDatabase();

@@ -76,6 +76,12 @@ export interface ServedBinary {
   /** SIGTERM, wait for the exit, start again on the same port and data: what a deploy does.
    *  Resolves with the stopped run's exit code. */
   restart(): Promise<number | null>;
+  /** SIGTERM and wait for the exit, keeping the folder (start() again later). */
+  halt(): Promise<number | null>;
+  /** Start again on the same port and data (after halt()). */
+  start(): Promise<void>;
+  /** Run another command of the same binary in its folder, with the same environment. */
+  run(args: string[], env?: Record<string, string>): { code: number; stdout: string; stderr: string };
   /** SIGTERM (SIGKILL after 10 s), then remove the folder. Resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -116,6 +122,7 @@ export async function serveBinary(env: Record<string, string> = {}): Promise<Ser
     await stop();
     throw err;
   }
+  const baseEnv = { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env };
   return {
     base,
     dir,
@@ -125,6 +132,12 @@ export async function serveBinary(env: Record<string, string> = {}): Promise<Ser
       const code = await halt();
       await start();
       return code;
+    },
+    halt,
+    start,
+    run(args, more = {}) {
+      const r = Bun.spawnSync([bin, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...baseEnv, ...more }, timeout: 60_000 });
+      return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
     },
     stop,
   };

@@ -82,6 +82,16 @@ function ensureUnreachableRoute(): void {
   addedUnreachableRoute = runSync(["ip", "route", "add", "unreachable", RANGE]).ok;
 }
 
+/**
+ * Keep the whole test range on this machine for the whole run: called once before any test
+ * (test/setup.ts), so that a test that reaches for a 198.18.x.y address while no test host
+ * exists (a registered machine gets pinged; an SSH connect to a host already torn down) meets
+ * the unreachable route, never the default route out of the machine.
+ */
+export function guardTestRange(): void {
+  if (netnsAvailable) ensureUnreachableRoute();
+}
+
 /** Create a namespace host reachable from here. Throws if not root. */
 export async function createTestHost(): Promise<TestHost> {
   if (!netnsAvailable) throw new Error(`test hosts need ${NETNS_HOW_TO}`);
@@ -104,7 +114,7 @@ export async function createTestHost(): Promise<TestHost> {
     runSync(["ip", "route", "del", `${blockAddress(block, 5)}/32`]);
     runSync(["ip", "route", "del", "unreachable", `${blockAddress(block, 0)}/29`]);
     live.delete(name);
-    releaseUnreachableRoute();
+    // The /15's unreachable route stays until the run ends (releaseTestRange).
   };
   live.set(name, cleanup);
   try {
@@ -161,8 +171,9 @@ export async function destroyAllTestHosts(): Promise<void> {
   for (const cleanup of [...live.values()]) cleanup();
 }
 
-/** Remove the unreachable route if this run added it and no test hosts (of any run) remain. */
-function releaseUnreachableRoute(): void {
+/** At the end of the run (test/setup.ts): remove the unreachable route if this run added it
+ *  and no test hosts (of any run) remain. */
+export function releaseTestRange(): void {
   if (!addedUnreachableRoute || live.size > 0) return;
   if (/198\.1[89]\./.test(runSync(["ip", "-4", "-o", "addr", "show"]).out)) return; // another run's hosts
   runSync(["ip", "route", "del", "unreachable", RANGE]);

@@ -11,12 +11,12 @@
 // bind-mounted over the real ones, so the machine's user database is never touched. /run/sshd
 // (privilege separation) is made there too when the machine has none. Everything else lives in
 // one temp dir per server: config, host keys, authorized_keys, the user's home, sshd's log.
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, appendFileSync, chmodSync, chownSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, appendFileSync, chmodSync, chownSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostKeyFromWire, type HostKey } from "../../src/jobs/ssh-keys.ts";
-import { createTestHost, NETNS_HOW_TO, netnsAvailable, type TestHost } from "./netns.ts";
-import { isRoot, requirement, which } from "./requirements.ts";
+import { createTestHost, type TestHost } from "./netns.ts";
+import { needs } from "./requirements.ts";
 
 export type KeyType = "ed25519" | "ecdsa" | "rsa";
 
@@ -66,9 +66,7 @@ const running = new Set<TestSshd>();
 /** Whether real-sshd tests can run here; warns (or fails under VXMAN_TEST_STRICT) when not. */
 export function sshdTestsCanRun(): boolean {
   return (
-    requirement("root", isRoot, "run the tests as root (namespaces and a private sshd need it)") &&
-    requirement("netns", netnsAvailable, NETNS_HOW_TO) &&
-    requirement("sshd", existsSync(SSHD) && ["ssh-keygen", "openssl", "unshare"].every((c) => which(c) !== null), INSTALL_HINT)
+    needs("root", "netns", "sshd", "openssl", "setpriv")
   );
 }
 

@@ -3,10 +3,10 @@
 import { describe, expect, test } from "bun:test";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { digest } from "../../src/api/auth.ts";
-import { chosenProtocol, liveAccessError, offeredProtocols } from "../../src/live/access.ts";
+import { liveAccessError, offeredProtocols } from "../../src/live/access.ts";
 import { Coalescer } from "../../src/live/coalescer.ts";
 import { applyEvent, encodeTokenProtocol } from "../../src/live/protocol.ts";
-import { acceptsGzip, matchesEtag } from "../../src/web/assets.ts";
+import { matchesEtag } from "../../src/web/pages.ts";
 
 const machine = (id: number, extra: Partial<Machine> = {}): Machine => ({
   id,
@@ -113,25 +113,9 @@ describe("access to /ws/status", () => {
     expect(liveAccessError({ "sec-websocket-protocol": encodeTokenProtocol("wrong-token-0123456789") }, creds)?.status).toBe(403);
     expect(liveAccessError({}, { admin: creds.admin })).toBeNull(); // no READ_TOKEN: open
   });
-
-  test("the answer is `vxman` when offered, never the token", () => {
-    expect(chosenProtocol({ "sec-websocket-protocol": `vxman, ${encodeTokenProtocol("x".repeat(20))}` })).toBe("vxman");
-    expect(chosenProtocol({ "sec-websocket-protocol": encodeTokenProtocol("x".repeat(20)) })).toBeUndefined();
-    expect(chosenProtocol({})).toBeUndefined();
-  });
 });
 
-describe("asset headers", () => {
-  test("Accept-Encoding: gzip unless refused with q=0", () => {
-    expect(acceptsGzip("gzip, deflate, br")).toBe(true);
-    expect(acceptsGzip("br;q=1.0, gzip;q=0.8")).toBe(true);
-    expect(acceptsGzip("gzip;q=0")).toBe(false);
-    expect(acceptsGzip("*")).toBe(true);
-    expect(acceptsGzip("*;q=0, identity")).toBe(false);
-    expect(acceptsGzip(undefined)).toBe(false);
-    expect(acceptsGzip("identity")).toBe(false);
-  });
-
+describe("HTML page headers", () => {
   test("If-None-Match: a list, weak tags and * match", () => {
     expect(matchesEtag('"abc"', '"abc"')).toBe(true);
     expect(matchesEtag('W/"abc"', '"abc"')).toBe(true);

@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { Pinger } from "../../src/monitor/pinger.ts";
-import { createTestHost, destroyAllTestHosts, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
-import { isRoot, requirement } from "../helpers/requirements.ts";
+import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
+import { needs } from "../helpers/requirements.ts";
 
-const ok = requirement("root", isRoot, "run the tests as root (namespaces and raw ICMP need it)") && requirement("netns", netnsAvailable, NETNS_HOW_TO);
+const ok = needs("root", "netns");
 
 const ipOut = (...args: string[]) => spawnSync("ip", args, { encoding: "utf8" }).stdout;
 const inTestRange = (ip: string) => /^198\.1[89]\.\d+\.\d+$/.test(ip);

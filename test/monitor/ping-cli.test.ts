@@ -5,14 +5,24 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseOptions } from "../../src/cli/ping.ts";
 import { isolatedBinary } from "../helpers/binary.ts";
-import { createTestHost, destroyAllTestHosts, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
-import { isRoot, requirement, which } from "../helpers/requirements.ts";
+import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
+import { needs, which } from "../helpers/requirements.ts";
 
 const ROOT = join(import.meta.dir, "../..");
-const canPing = requirement("root", isRoot, "run the tests as root (raw ICMP sockets need CAP_NET_RAW)");
-const canNetns = canPing && requirement("netns", netnsAvailable, NETNS_HOW_TO);
-const canSetpriv = canPing && requirement("setpriv+unshare", which("setpriv") !== null && which("unshare") !== null, "install util-linux");
+const canPing = needs("root");
+const canNetns = canPing && needs("netns");
+const canSetpriv = canPing && needs("setpriv");
+
+test("-t and -p read durations as every setting does: a plain number is seconds", () => {
+  const opts = (...args: string[]) => parseOptions([...args, "127.0.0.1"])!;
+  expect(opts("-t", "1").timeoutMs).toBe(1000);
+  expect(opts("-t", "1.5").timeoutMs).toBe(1500);
+  expect(opts("-t", "250ms").timeoutMs).toBe(250);
+  expect(opts("-p", "2m").periodMs).toBe(120_000);
+  expect(opts().timeoutMs).toBe(1000);
+});
 
 interface Run {
   code: number | null;
@@ -106,10 +116,12 @@ for (const flavour of flavours) {
 
     test.each([
       [["-c", "abc", "127.0.0.1"], /-c takes a whole number/],
-      [["-t", "soon", "127.0.0.1"], /-t takes milliseconds/],
+      [["-t", "soon", "127.0.0.1"], /-t takes a duration .* \(a plain number is seconds\)/],
+      [["-t", "0", "127.0.0.1"], /-t takes a duration from 1ms to 1h/],
       [["localhost"], /"localhost" is not an IP address.*no DNS/],
       [[], /no hosts given/],
-      [["--bogus", "127.0.0.1"], /Unknown option/],
+      [["--bogus", "127.0.0.1"], /^vxman ping: unknown option --bogus\n/],
+      [["-c"], /^vxman ping: option -c needs a value\n/],
       [["-f", "/nonexistent/hosts"], /cannot read \/nonexistent\/hosts/],
     ])("bad arguments %p: exit 2 with the reason and usage", async (args, reason) => {
       const r = await ping(args as string[]);

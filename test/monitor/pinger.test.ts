@@ -5,11 +5,11 @@ import { AF_INET, ICMP6_FILTER, ICMP_FILTER, IPPROTO_ICMP, IPPROTO_ICMPV6, libc,
 import { checksum, newEchoRequest, setEchoIdSeq } from "../../src/monitor/packet.ts";
 import { Pinger, type Probe, type ProbeResult } from "../../src/monitor/pinger.ts";
 import { encodeSockaddr, parseTarget } from "../../src/monitor/sockaddr.ts";
-import { createTestHost, destroyAllTestHosts, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
-import { isRoot, requirement } from "../helpers/requirements.ts";
+import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
+import { needs } from "../helpers/requirements.ts";
 
-const canRaw = requirement("root", isRoot, "run the tests as root (raw ICMP sockets need CAP_NET_RAW)");
-const canNetns = canRaw && requirement("netns", netnsAvailable, NETNS_HOW_TO);
+const canRaw = needs("root");
+const canNetns = canRaw && needs("netns");
 
 /** 127.1.0.0 upward: distinct loopback addresses. */
 const loopback = (n: number) => Array.from({ length: n }, (_, i) => `127.1.${i >> 8}.${i & 255}`);

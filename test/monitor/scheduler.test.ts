@@ -9,10 +9,10 @@ import { startServer, type RunningServer } from "../../src/server.ts";
 import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
 import { createTestHost, type TestHost } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
-import { isRoot, requirement } from "../helpers/requirements.ts";
+import { needs } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const hasRoot = requirement("root", isRoot, "run the tests as root: the monitor tests create network namespaces and routes");
+const hasRoot = needs("root", "netns");
 
 // Fast timings so the whole cycle runs in seconds: 200 ms → 400 → 800 (cap), unreachable at 3.
 const TIMINGS = { PING_INTERVAL: "200ms", PING_TIMEOUT: "150ms", BACKOFF_MAX: "800ms", FAILURE_THRESHOLD: "3" };
@@ -70,6 +70,18 @@ describe.skipIf(!hasRoot)("monitor", () => {
       return items.length >= 2 && items;
     });
     expect(samples.every((x: { rtt_ms: number | null }) => x.rtt_ms !== null && x.rtt_ms > 0)).toBe(true);
+    // One rounding everywhere (microseconds): the list, the machine and its samples agree on
+    // each RTT, and no RTT has more digits than that.
+    const rtts = updates.map((u) => u.response_time!);
+    expect(rtts.every((r) => Math.round(r * 1000) / 1000 === r)).toBe(true);
+    const list = (await (await fetch(`${s.base}/api/machines?q=127.7.0.1`)).json()).items[0];
+    const latest = await waitFor("the latest sample to be the machine's last RTT", async () => {
+      const { items } = await (await fetch(`${s.base}/api/machines/${machine.id}/samples`)).json();
+      const [one, listed] = [await (await fetch(`${s.base}/api/machines/${machine.id}`)).json(), (await (await fetch(`${s.base}/api/machines?q=127.7.0.1`)).json()).items[0]];
+      return items.at(-1).rtt_ms === one.last_rtt_ms && one.last_rtt_ms === listed.last_rtt_ms && items.at(-1);
+    });
+    expect(String(latest.rtt_ms)).toMatch(/^\d+(\.\d{1,3})?$/);
+    expect(list.last_rtt_ms).not.toBeNull();
   });
 
   test("a test host that stops answering: unreachable after exactly the threshold, one event, one broadcast; then it recovers", async () => {

@@ -6,16 +6,9 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { testApp, type TestApp } from "../helpers/app.ts";
-import { createTestHost, destroyAllTestHosts, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
-import { isRoot, requirement, which } from "../helpers/requirements.ts";
+import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
+import { needs, which } from "../helpers/requirements.ts";
 
-const ok =
-  requirement("root", isRoot, "run the tests as root (network namespaces need it)") &&
-  requirement("netns", netnsAvailable, NETNS_HOW_TO) &&
-  requirement("curl", which("curl") !== null, "apt-get install curl") &&
-  requirement("wget", which("wget") !== null, "apt-get install wget") &&
-  requirement("busybox", which("busybox") !== null, "apt-get install busybox") &&
-  requirement("dash", which("dash") !== null, "apt-get install dash");
 
 // Every character a shell, curl's config or wget's rc file might read as something else.
 const TOKEN = `enrol"test\\token'$HOME\`x\`;1`;
@@ -62,7 +55,8 @@ const machines = async (t: TestApp) => (await (await t.request("GET", "/api/mach
 
 setDefaultTimeout(60_000);
 
-describe.skipIf(!ok)("enrolment from a namespace test host", () => {
+// Each test asks for exactly the tools it runs in the namespace.
+describe.skipIf(!needs("root", "netns"))("enrolment from a namespace test host", () => {
   let host: TestHost;
   let open: { t: TestApp; url: string };
   let guarded: { t: TestApp; url: string };
@@ -84,7 +78,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     for (const dir of temps) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("curl … | sh registers the namespace's IP and MAC; running it again updates, never duplicates", async () => {
+  test.skipIf(!needs("curl", "dash"))("curl … | sh registers the namespace's IP and MAC; running it again updates, never duplicates", async () => {
     expect(mac).toBe(host.mac);
     const first = await inHost(host, `curl -fsS ${open.url}/register.sh | sh`);
     expect(first).toMatchObject({ code: 0, err: "" });
@@ -99,7 +93,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     expect((await machines(open.t)).length).toBe(1);
   });
 
-  test("busybox sh with GNU wget and no curl: the same registration; BusyBox's own wget is refused with a reason", async () => {
+  test.skipIf(!needs("busybox", "wget"))("busybox sh with GNU wget and no curl: the same registration; BusyBox's own wget is refused with a reason", async () => {
     const bin = busyboxPath();
     const wgetOnly = await inHost(host, `wget -qO- ${open.url}/register.sh | sh`, { PATH: bin }, [join(bin, "sh")]);
     expect(wgetOnly).toMatchObject({ code: 0, out: `updated ${hostname} (${host.ip}, ${mac}) at ${open.url}\n`, err: "" });
@@ -111,7 +105,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     expect(busyboxWget.err).toContain("cannot send PUT requests (BusyBox wget?): install curl");
   });
 
-  test("with REGISTRATION_TOKEN: refused without a token (401, the manager's words), or a wrong one (403); --token or VXMAN_TOKEN works, with curl or wget", async () => {
+  test.skipIf(!needs("curl", "busybox", "wget"))("with REGISTRATION_TOKEN: refused without a token (401, the manager's words), or a wrong one (403); --token or VXMAN_TOKEN works, with curl or wget", async () => {
     const script = `curl -fsS ${guarded.url}/register.sh`;
     const without = await inHost(host, `${script} | sh`);
     expect(without.code).toBe(1);
@@ -132,7 +126,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     expect([withFlag, withEnv, withWget].map((r) => r.out + r.err).join("")).not.toContain(TOKEN);
   });
 
-  test("--dry-run prints the request, hides the token, and sends nothing", async () => {
+  test.skipIf(!needs("curl"))("--dry-run prints the request, hides the token, and sends nothing", async () => {
     const fresh = await manager(host, { REGISTRATION_TOKEN: TOKEN });
     try {
       const r = await inHost(host, `curl -fsS ${fresh.url}/register.sh | sh -s -- --dry-run --token "$T"`, { T: TOKEN });
@@ -149,13 +143,13 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     }
   });
 
-  test("a manager that does not answer: exit 1 and a sentence saying so", async () => {
+  test.skipIf(!needs("curl"))("a manager that does not answer: exit 1 and a sentence saying so", async () => {
     const r = await inHost(host, `curl -fsS ${open.url}/register.sh | sh -s -- --manager http://${host.hostIp}:1`);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`cannot reach the manager at http://${host.hostIp}:1`);
   });
 
-  test("--heartbeat with systemd: installs the script, a root-only config and a timer; the installed copy re-registers", async () => {
+  test.skipIf(!needs("curl"))("--heartbeat with systemd: installs the script, a root-only config and a timer; the installed copy re-registers", async () => {
     const root = tempDir("root");
     mkdirSync(join(root, "run/systemd/system"), { recursive: true });
     const dry = await inHost(host, `curl -fsS ${guarded.url}/register.sh | sh -s -- --heartbeat --dry-run --root ${root}`);
@@ -187,7 +181,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     expect(tick).toMatchObject({ code: 0, out: "", err: "" });
     expect(Date.parse((await machines(guarded.t))[0]!.last_seen as string)).toBeGreaterThan(Date.parse(before));
 
-    if (requirement("systemd-analyze", which("systemd-analyze") !== null, "apt-get install systemd")) {
+    if (needs("systemd-analyze")) {
       // The units as written, pointed at the installed copy (verify checks that ExecStart exists).
       const check = tempDir("units");
       for (const f of ["vxman-register.service", "vxman-register.timer"]) {
@@ -198,7 +192,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     }
   });
 
-  test("--heartbeat without systemd: a cron.d entry, or a BusyBox crontab line (replaced, not repeated, on a rerun)", async () => {
+  test.skipIf(!needs("curl", "busybox"))("--heartbeat without systemd: a cron.d entry, or a BusyBox crontab line (replaced, not repeated, on a rerun)", async () => {
     const debian = tempDir("root");
     mkdirSync(join(debian, "etc/cron.d"), { recursive: true });
     expect((await inHost(host, `curl -fsS ${open.url}/register.sh | sh -s -- --heartbeat --root ${debian}`)).code).toBe(0);
@@ -219,7 +213,7 @@ describe.skipIf(!ok)("enrolment from a namespace test host", () => {
     expect(readFileSync(join(alpine, "etc/crontabs/cron.update"), "utf8")).toContain("root");
   });
 
-  test("--heartbeat as a non-root user, or with no scheduler: exit 3 and what to do", async () => {
+  test.skipIf(!needs("curl", "setpriv"))("--heartbeat as a non-root user, or with no scheduler: exit 3 and what to do", async () => {
     const asNobody = await inHost(host, `curl -fsS ${open.url}/register.sh | setpriv --reuid=nobody --regid=nogroup --clear-groups sh -s -- --heartbeat`);
     expect(asNobody.code).toBe(3);
     expect(asNobody.err).toContain("--heartbeat installs a system timer: run it as root");

@@ -6,16 +6,16 @@ import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { machineBody } from "../helpers/app.ts";
-import { createTestHost, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
+import { createTestHost, type TestHost } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
-import { requirement } from "../helpers/requirements.ts";
+import { needs } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const ADMIN = "logs-test-admin-token-0001";
 const REGISTRATION = "logs-test-registration-0002";
 const WRONG = "logs-test-wrong-token-0003";
 
-describe.skipIf(!requirement("root", netnsAvailable, NETNS_HOW_TO))("logs", () => {
+describe.skipIf(!needs("root", "netns"))("logs", () => {
   const lines: string[] = [];
   let server: RunningServer;
   let host: TestHost;

@@ -9,7 +9,7 @@ import type { Delivery, Notification, NotifiedMachine } from "../../src/outages/
 import { emailMessage } from "../../src/outages/channels/email.ts";
 import { freePort } from "../helpers/postgres.ts";
 import { type HttpReceiver, makeTestCertificates, type ReceivedRequest, type SmtpServer, startHttpReceiver, startSmtpServer } from "../helpers/receivers.ts";
-import { requirement, which } from "../helpers/requirements.ts";
+import { needs } from "../helpers/requirements.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const BOT_TOKEN = "123456789:AAEhBP0av28QNGP6-Sm7jTZTQ9HZq1r2xYz";
@@ -384,7 +384,7 @@ describe("HTTP outcomes and retry", () => {
     expect(await send("slack", { url: "file:///etc/passwd" })).toMatchObject({ ok: false, retry: false, status: "bad_url" });
   });
 
-  test.if(requirement("openssl", which("openssl") !== null, "apt-get install openssl"))("an HTTPS receiver whose CA is not trusted → no retry, a certificate status", async () => {
+  test.if(needs("openssl"))("an HTTPS receiver whose CA is not trusted → no retry, a certificate status", async () => {
     const tls = makeTestCertificates();
     const https = await startHttpReceiver({ tls });
     try {
@@ -399,7 +399,7 @@ describe("HTTP outcomes and retry", () => {
   });
 });
 
-const hasSmtpTools = requirement("node and openssl (SMTP tests)", which("node") !== null && which("openssl") !== null, "install nodejs and openssl");
+const hasSmtpTools = needs("node", "openssl");
 
 /** The message bodies as text: soft line breaks joined, =XX bytes decoded (UTF-8). */
 function decodeQuotedPrintable(raw: string): string {

@@ -112,6 +112,7 @@ describe("concurrent registrations on PostgreSQL (compiled binary)", () => {
       expect(rows[0]).toEqual({ rows: TOTAL, ips: TOTAL, events: TOTAL });
 
       const same = await blast(TOTAL, IN_FLIGHT, () => put(base, "127.61.0.1", machineBody(77)));
+      expect(errors()).toEqual([]);
       expect(tally(same)).toEqual({ 200: TOTAL - 1, 201: 1 });
       const one = await query(url, (sql) => sql<{ rows: number; registered: number; updated: number }[]>`
         SELECT (SELECT count(*)::int FROM machines WHERE ip_address = '127.61.0.1') AS rows,

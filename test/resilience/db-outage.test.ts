@@ -12,12 +12,12 @@ import { createLogger } from "../../src/log.ts";
 import { StateWriter } from "../../src/monitor/state-writer.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
-import { createTestHost, destroyAllTestHosts, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
+import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
 import { startPgCluster, type PgCluster } from "../helpers/postgres.ts";
-import { isRoot, requirement } from "../helpers/requirements.ts";
+import { needs } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const ready = requirement("root", isRoot && netnsAvailable, `the outage test pings real test hosts: ${NETNS_HOW_TO}`);
+const ready = needs("root", "netns");
 
 const TIMINGS = { PING_INTERVAL: "200ms", PING_TIMEOUT: "150ms", BACKOFF_MAX: "800ms", FAILURE_THRESHOLD: "3" };
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };

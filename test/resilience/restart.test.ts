@@ -5,12 +5,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
 import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "../helpers/binary.ts";
-import { createTestHost, destroyAllTestHosts, NETNS_HOW_TO, netnsAvailable, type TestHost } from "../helpers/netns.ts";
+import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
 import { freePort, sharedPgCluster } from "../helpers/postgres.ts";
-import { isRoot, requirement } from "../helpers/requirements.ts";
+import { needs } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const ready = requirement("root", isRoot && netnsAvailable, `the restart test pings real test hosts: ${NETNS_HOW_TO}`);
+const ready = needs("root", "netns");
 
 // 200 ms → 400 → 800 → 1600 (cap): a failing machine's count can be caught persisted at 2 or 3,
 // well before the 4th failure makes it unreachable.

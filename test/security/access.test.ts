@@ -2,9 +2,10 @@
 // (a new route that is not in the table fails the first test), then the 401/403/allowed cases
 // of every row, table-driven, over real HTTP (and a real WebSocket for /ws/status).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { loadAssets } from "../../src/web/assets.ts";
+import { readdirSync } from "node:fs";
 import { WEB_ROOT } from "../../src/web/index.ts";
-import { ADMIN_TOKEN, machineBody, testApp, type TestApp } from "../helpers/app.ts";
+import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
+import { openTarget, TARGETS, type Target, type TargetName } from "../helpers/target.ts";
 
 type Who = "open" | "register" | "read" | "admin";
 
@@ -34,6 +35,7 @@ const ROUTES: Row[] = [
   { method: "GET", route: "/docs/json", who: "open", path: "/docs/json", ok: [200] },
   { method: "GET", route: "/register.sh", who: "open", path: "/register.sh", ok: [200] },
   { method: "GET", route: "/", who: "open", path: "/", ok: [200] },
+  { method: "GET", route: "/favicon.ico", who: "open", path: "/favicon.ico", ok: [301] },
   // Open: it says what the token sent opens (the dashboard's login), so a wrong token is a 403.
   { method: "GET", route: "/api/whoami", who: "open", path: "/api/whoami", ok: [200], wrongToken: 403 },
   { method: "PUT", route: "/api/machines/:machine", who: "register", path: `/api/machines/${IP}`, body: machineBody(1), ok: [200, 201] },
@@ -49,24 +51,21 @@ const ROUTES: Row[] = [
   { method: "OPTIONS", route: "/*", who: "open", path: `/api/machines/${IP}`, ok: [204], corsOnly: true },
 ];
 
-/** Every built dashboard/docs file is served openly at its path (the table's last, derived row). */
+/** Every built dashboard/docs file (HTML pages have their own rows) is served openly at its path. */
 const staticRows = async (): Promise<Row[]> =>
-  [...(await loadAssets(WEB_ROOT)).keys()].map((path) => ({ method: "GET", route: path, who: "open" as const, path, ok: [200] }));
+  readdirSync(WEB_ROOT, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile() && !f.name.endsWith(".html"))
+    .map((f) => `${f.parentPath.slice(WEB_ROOT.length)}/${f.name}`)
+    .map((path) => ({ method: "GET", route: path, who: "open" as const, path, ok: [200] }));
 
 const REGISTRATION_TOKEN = "registration-token-0123456789";
 const READ_TOKEN = "read-token-0123456789-abcdef";
 const TOKENS: Record<Exclude<Who, "open">, string> = { admin: ADMIN_TOKEN, register: REGISTRATION_TOKEN, read: READ_TOKEN };
 
-interface Served {
-  t: TestApp;
-  base: string;
-}
+type Served = Target;
 
-async function serve(env: Record<string, string>): Promise<Served> {
-  const t = await testApp("pglite", env);
-  t.app.listen({ hostname: "127.0.0.1", port: 0 });
-  return { t, base: `http://127.0.0.1:${t.app.server!.port}` };
-}
+// The table is checked in-process (pglite) and on the compiled binary over HTTP.
+const ACCESS_TARGETS: TargetName[] = TARGETS.filter((n) => n !== "app/postgres");
 
 /** One request as the row describes it; a WebSocket upgrade for WS rows. Returns status and headers. */
 async function call(s: Served, row: Row, token?: string, how: "header" | "subprotocol" = "header"): Promise<{ status: number; headers: Headers; body: string }> {
@@ -75,7 +74,7 @@ async function call(s: Served, row: Row, token?: string, how: "header" | "subpro
   if (row.method === "WS") {
     Object.assign(headers, { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" });
     if (token !== undefined && how === "subprotocol") headers["sec-websocket-protocol"] = `vxman, bearer.${Buffer.from(token).toString("base64url")}`;
-    const res = await fetch(`${s.base}${row.path}`, { headers, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${s.base}${row.path}`, { headers, redirect: "manual", signal: AbortSignal.timeout(5000) });
     const body = res.status === 101 ? "" : await res.text();
     return { status: res.status, headers: res.headers, body };
   }
@@ -83,6 +82,7 @@ async function call(s: Served, row: Row, token?: string, how: "header" | "subpro
   if (row.body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`${s.base}${row.path}`, {
     method: row.method,
+    redirect: "manual",
     headers,
     body: row.body === undefined ? undefined : JSON.stringify(row.body),
     signal: AbortSignal.timeout(5000),
@@ -99,31 +99,31 @@ const allowed = (row: Row, status: number): number | string => (row.ok.includes(
 describe("the access table covers every route", () => {
   test("every route of the app is in the table, and every row is a route of the app", async () => {
     // With CORS_ORIGINS set, so the preflight routes the CORS plugin adds are listed too.
-    const s = await serve({ CORS_ORIGINS: "https://admin.example" });
+    const s = await openTarget("app/pglite", { CORS_ORIGINS: "https://admin.example" });
     try {
       const table = [...ROUTES, ...(await staticRows())];
       const known = new Set(table.map(label));
-      const actual = s.t.app.routes.map((r) => `${r.method} ${r.path}`);
+      const actual = s.app!.routes.map((r) => `${r.method} ${r.path}`);
       const missing = actual.filter((r) => !known.has(r));
       expect(missing).toEqual([]); // a route here is not in the access table: add it with who may call it
       const stale = table.map(label).filter((r) => !actual.includes(r));
       expect(stale).toEqual([]);
     } finally {
-      await s.t.close();
+      await s.close();
     }
   });
 });
 
-describe("with REGISTRATION_TOKEN and READ_TOKEN set", () => {
+for (const name of ACCESS_TARGETS) describe(`with REGISTRATION_TOKEN and READ_TOKEN set (${name})`, () => {
   let s: Served;
   let rows: Row[];
   beforeAll(async () => {
-    s = await serve({ REGISTRATION_TOKEN, READ_TOKEN, CORS_ORIGINS: "https://admin.example" });
+    s = await openTarget(name, { REGISTRATION_TOKEN, READ_TOKEN, CORS_ORIGINS: "https://admin.example" });
     rows = [...ROUTES, ...(await staticRows())];
     const put = await call(s, ROUTES.find((r) => r.method === "PUT")!, REGISTRATION_TOKEN);
     expect(put.status).toBe(201);
-  }, 60_000);
-  afterAll(() => s.t.close());
+  }, 120_000);
+  afterAll(() => s.close());
 
   test.each(ROUTES.filter((r) => r.who !== "open").map((r) => [label(r), r] as const))(
     "%s: no token 401 with WWW-Authenticate, a wrong token 403, the right one and admin let in",
@@ -216,18 +216,20 @@ describe("with REGISTRATION_TOKEN and READ_TOKEN set", () => {
     // Case of the scheme and trailing space do not matter; the token itself does.
     expect((await fetch(`${s.base}${admin.path}`, { method: "DELETE", headers: { authorization: `bearer ${ADMIN_TOKEN}  ` } })).status).toBe(404);
     // A 64 KiB token in process (a socket would refuse headers that big first).
-    const huge = await s.t.request("GET", read.path, { headers: { authorization: `Bearer ${"z".repeat(65_536)}` } });
-    expect(huge.status).toBe(403);
+    if (!s.binary) {
+      const huge = await s.request("GET", read.path, { headers: { authorization: `Bearer ${"z".repeat(65_536)}` } });
+      expect(huge.status).toBe(403);
+    }
   });
 });
 
-describe("with the defaults (no REGISTRATION_TOKEN, no READ_TOKEN)", () => {
+for (const name of ACCESS_TARGETS) describe(`with the defaults (no REGISTRATION_TOKEN, no READ_TOKEN) (${name})`, () => {
   let s: Served;
   beforeAll(async () => {
-    s = await serve({});
+    s = await openTarget(name, {});
     expect((await call(s, ROUTES.find((r) => r.method === "PUT")!)).status).toBe(201);
-  }, 60_000);
-  afterAll(() => s.t.close());
+  }, 120_000);
+  afterAll(() => s.close());
 
   test.each(ROUTES.filter((r) => !r.corsOnly).map((r) => [label(r), r] as const))("%s", async (_name, row) => {
     const none = await call(s, row);
@@ -248,7 +250,7 @@ describe("with the defaults (no REGISTRATION_TOKEN, no READ_TOKEN)", () => {
 });
 
 test("METRICS_PUBLIC serves /metrics without a token; the rest stays as it was", async () => {
-  const s = await serve({ METRICS_PUBLIC: "true", READ_TOKEN });
+  const s = await openTarget("app/pglite", { METRICS_PUBLIC: "true", READ_TOKEN });
   try {
     const metrics = await fetch(`${s.base}/metrics`);
     expect(metrics.status).toBe(200);
@@ -256,6 +258,6 @@ test("METRICS_PUBLIC serves /metrics without a token; the rest stays as it was",
     expect((await fetch(`${s.base}/api/machines/1`, { method: "DELETE" })).status).toBe(401);
     expect((await fetch(`${s.base}/api/machines`)).status).toBe(401);
   } finally {
-    await s.t.close();
+    await s.close();
   }
 });

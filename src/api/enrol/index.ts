@@ -1,7 +1,7 @@
 // GET /register.sh: the script a machine pipes into sh to enrol itself
 // (`curl -fsS http://MANAGER:8080/register.sh | sh`). Routes only; the script is built in script.ts.
 import { Elysia } from "elysia";
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../../http/errors.ts";
 import { managerUrl, registerScript } from "./script.ts";
 
 export function enrolApi({ trustProxy }: { trustProxy: boolean }) {

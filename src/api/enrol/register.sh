@@ -159,20 +159,34 @@ esac
 
 # --- What this machine is -------------------------------------------------------------------
 
+# Sets dev and ip_address from `ip route` output: "<dst> [via G] dev D [src S] ...".
+route_fields() {
+  dev=
+  ip_address=
+  # shellcheck disable=SC2086 # split on purpose
+  set -- $1
+  while [ $# -gt 0 ]; do
+    case $1 in
+      dev) dev=${2:-} ;;
+      src) ip_address=${2:-} ;;
+    esac
+    shift
+  done
+}
+
 route=$(ip route get "$manager_ip" 2>&1) || die 3 "no route to the manager $manager_ip: $route"
-dev=
-ip_address=
-# shellcheck disable=SC2086 # split on purpose: "<dst> [via G] dev D src S ..."
-set -- $route
-while [ $# -gt 0 ]; do
-  case $1 in
-    dev) dev=${2:-} ;;
-    src) ip_address=${2:-} ;;
-  esac
-  shift
-done
+route_fields "$route"
 [ -n "$dev" ] && [ -n "$ip_address" ] || die 3 "cannot tell the interface and address that reach $manager_ip from: $route"
-[ "$dev" != lo ] || die 3 "the manager $manager_ip is this machine itself; run this on the machine to enrol, with the manager's network address"
+if [ "$dev" = lo ]; then
+  itself="the manager $manager_ip is this machine itself; run this on the machine to enrol, with the manager's network address"
+  [ "$dry_run" = 1 ] || die 3 "$itself"
+  # A dry run sends nothing, so it may still show what this machine would send: from the
+  # interface of its default route, as seen from another manager.
+  err "$itself (dry run: showing what would be sent from the default route's interface)"
+  route_fields "$(ip route show default 2>/dev/null | head -n 1)"
+  [ -z "$dev" ] || ip_address=$(ip -o addr show dev "$dev" scope global 2>/dev/null | sed -n 's/.* inet6\{0,1\} \([^/ ]*\).*/\1/p' | head -n 1)
+  [ -n "$dev" ] && [ -n "$ip_address" ] || { dev=lo ip_address=$manager_ip; }
+fi
 
 mac=
 [ -r "/sys/class/net/$dev/address" ] && mac=$(cat "/sys/class/net/$dev/address")
@@ -185,7 +199,7 @@ if [ -z "$mac" ]; then
   done
 fi
 case $mac in
-  00:00:00:00:00:00 | '') die 3 "interface $dev has no MAC address, so it cannot be registered" ;;
+  00:00:00:00:00:00 | '') [ "$dry_run" = 1 ] && [ "$dev" = lo ] || die 3 "interface $dev has no MAC address, so it cannot be registered" ;;
   [0-9a-fA-F][0-9a-fA-F]:[0-9a-fA-F][0-9a-fA-F]:[0-9a-fA-F][0-9a-fA-F]:[0-9a-fA-F][0-9a-fA-F]:[0-9a-fA-F][0-9a-fA-F]:[0-9a-fA-F][0-9a-fA-F]) ;;
   *) die 3 "interface $dev has no Ethernet MAC address ($mac), so it cannot be registered" ;;
 esac

@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { fieldError } from "../../http/errors.ts";
 import { MAX_INT32 } from "../machines/model.ts";
 
 export const EVENT_KINDS = ["registered", "updated", "unreachable", "recovered", "deleted"] as const;
@@ -27,11 +28,11 @@ export type Event = typeof Event.static;
 
 export const EventQuery = t.Object({
   // Bounded by the columns' types (integer, bigint): a larger number is an error to report, not a 500.
-  machine_id: t.Optional(t.Integer({ minimum: 1, maximum: MAX_INT32, error: "must be a machine id (a whole number)" })),
+  machine_id: t.Optional(t.Integer({ minimum: 1, maximum: MAX_INT32, error: fieldError("machine_id", "must be a machine id (a whole number)") })),
   kind: t.Optional(Kind({ error: `must be one of ${EVENT_KINDS.join(", ")}` })),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100, error: "must be a whole number from 1 to 1000" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000, default: 100, error: fieldError("limit", "must be a whole number from 1 to 1000") })),
   before: t.Optional(
-    t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Only events with a smaller id (for paging back)", error: "must be an event id" }),
+    t.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "Only events with a smaller id (for paging back)", error: fieldError("before", "must be an event id") }),
   ),
 });
 export type EventQuery = typeof EventQuery.static;

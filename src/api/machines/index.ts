@@ -2,7 +2,7 @@
 // from the service.
 import { Elysia } from "elysia";
 import { accessControl, type Credentials } from "../auth.ts";
-import { ApiError, notFound } from "../errors.ts";
+import { ApiError, notFound } from "../../http/errors.ts";
 import { extraDataProblem, ipProblem } from "./address.ts";
 import { ListQuery, Machine, MachineList, MachineRef, RegisterBody, SampleList, SamplesQuery } from "./model.ts";
 import type { MachineDirectory } from "./directory.ts";
@@ -36,7 +36,13 @@ function sinceTime(since: string | undefined): string | undefined {
   if (y < 1 || d > daysInMonth || Number.isNaN(time)) {
     throw invalid("since", "must be an ISO 8601 time on a real calendar day, e.g. 2024-05-01T12:00:00Z");
   }
-  return new Date(time).toISOString();
+  // Checked again in UTC, where the database compares it: 0001-01-01T00:00+01:00 is in year 0,
+  // and 9999-12-31T23:59-01:00 in year 10000, neither of which PostgreSQL reads as text.
+  const utc = new Date(time);
+  if (utc.getUTCFullYear() < 1 || utc.getUTCFullYear() > 9999) {
+    throw invalid("since", "must be a time from year 1 to year 9999 (in UTC)");
+  }
+  return utc.toISOString();
 }
 
 export function machinesApi(service: MachineService, directory: MachineDirectory, creds: Credentials) {

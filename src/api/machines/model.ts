@@ -1,6 +1,7 @@
 // The machine API's contract: TypeBox schemas for requests and responses. Types come from the
 // schemas (`typeof X.static`), so the docs, the validation and the code cannot disagree.
 import { t } from "elysia";
+import { fieldError } from "../../http/errors.ts";
 import { HOSTNAME_PATTERN, MAC_PATTERN } from "./address.ts";
 
 /** The largest id (and page offset) there can be: ids are PostgreSQL integers. */
@@ -63,9 +64,9 @@ export const ListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal("active"), t.Literal("unreachable")], { error: "must be active or unreachable" })),
   // No NUL: PostgreSQL text cannot hold one, so the search would fail instead of matching nothing.
   q: t.Optional(t.String({ maxLength: 255, pattern: "^[^\\u0000]*$", error: "must be at most 255 characters, without NUL", description: "Matches hostname, IP or MAC (substring, case-insensitive)." })),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100, error: "must be a whole number from 1 to 10000" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100, error: fieldError("limit", "must be a whole number from 1 to 10000") })),
   // Bounded: a number past PostgreSQL's bigint made the query fail (a 500); past the last machine a page is just empty.
-  offset: t.Optional(t.Integer({ minimum: 0, maximum: MAX_INT32, default: 0, error: `must be a whole number from 0 to ${MAX_INT32}` })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: MAX_INT32, default: 0, error: fieldError("offset", `must be a whole number from 0 to ${MAX_INT32}`) })),
 });
 export type ListQuery = typeof ListQuery.static;
 
@@ -85,5 +86,5 @@ export const SampleList = t.Object({ items: t.Array(Sample) });
 
 export const SamplesQuery = t.Object({
   since: t.Optional(t.String({ format: "date-time", error: "must be an ISO 8601 time" })),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 1000, error: "must be a whole number from 1 to 10000" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 1000, error: fieldError("limit", "must be a whole number from 1 to 10000") })),
 });

@@ -5,7 +5,7 @@ import type { ChangeFeed } from "../../changes.ts";
 import { Batcher } from "../../db/batcher.ts";
 import type { Database, Queryable } from "../../db/index.ts";
 import type { Logger } from "../../log.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError } from "../../http/errors.ts";
 import { normalizeMac } from "./address.ts";
 import type { Machine, RegisterBody } from "./model.ts";
 
