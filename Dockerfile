@@ -1,17 +1,35 @@
 # syntax=docker/dockerfile:1
-# vxman in a container: the compiled single binary on Debian slim, as a non-root user.
+# vxman in a container: the compiled single binary on Debian slim, as user and group vxman
+# (10001:10001).
 #
 #   docker build -t vxman .
 #   docker run -d --name vxman -p 8080:8080 -v vxman-data:/var/lib/vxman --stop-timeout 15 vxman
-#   docker logs vxman 2>&1 | grep 'admin token'
+#   docker logs vxman 2>&1 | grep 'generated admin token'
+#
+# Podman: `podman build --format docker -t vxman .`. Its default format, OCI, has no HEALTHCHECK,
+# and Podman drops the one below with only a warning. Without systemd on the host Podman runs no
+# health timer: `podman healthcheck run vxman` checks once.
 #
 # Monitoring (ICMP) as a non-root user: Docker 20.10+ sets net.ipv4.ping_group_range to
 # "0 2147483647" in a container's own network namespace, so vxman opens unprivileged ICMP
 # datagram sockets and needs no capability at all. Elsewhere (older Docker, Podman, Kubernetes
-# without that sysctl) pass --sysctl net.ipv4.ping_group_range="0 2147483647". With
-# --network host the host's own sysctl applies; then either set it on the host, or run as root
-# with only raw sockets: --user 0:0 --cap-drop ALL --cap-add NET_RAW. Without any of these vxman
-# still serves, with monitoring off, and /health says why.
+# without that sysctl) pass --sysctl net.ipv4.ping_group_range="0 2147483647".
+#
+# With --network host the host's own sysctl applies (a container may not set it): set it on the
+# host, or give vxman raw sockets. Not as root with NET_RAW only: the data folder is 10001's,
+# mode 0700, and root without CAP_DAC_OVERRIDE cannot enter it (EACCES on vxman.lock). Start as
+# root just long enough for setpriv to become 10001 with CAP_NET_RAW kept as an ambient
+# capability (Docker gives a non-root user none of the capabilities added with --cap-add):
+#
+#   docker run -d --name vxman --network host -v vxman-data:/var/lib/vxman --stop-timeout 15 \
+#     --user 0:0 --cap-drop ALL --cap-add NET_RAW --cap-add SETUID --cap-add SETGID \
+#     --entrypoint setpriv vxman --reuid 10001 --regid 10001 --clear-groups \
+#     --inh-caps=+net_raw --ambient-caps=+net_raw --no-new-privs /usr/local/bin/vxman serve
+#
+# Podman itself makes an added capability ambient for a non-root user: there `--network host
+# --cap-add NET_RAW` is enough. Without any of these vxman still serves, with monitoring off, and
+# /health says why. All of this ran for real with Podman 4.3 (scripts/ops/podman.sh); Docker's
+# engine was not available to run it.
 #
 # The binary deliberately has no file capability (setcap cap_net_raw+ep): the kernel refuses to
 # exec such a file when CAP_NET_RAW is not in the container's bounding set (--cap-drop NET_RAW,
@@ -33,8 +51,10 @@ RUN node_modules/.bin/bun scripts/build.ts \
 
 # --- run: the binary needs only glibc (ldd: libc, libm, libpthread, libdl) -----------------
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /var/lib/vxman --shell /usr/sbin/nologin vxman \
- && install -d -o 10001 -g 10001 -m 0700 /var/lib/vxman
+# The group first, with its number: `useradd --user-group` would pick a system GID (999).
+RUN groupadd --system --gid 10001 vxman \
+ && useradd --system --uid 10001 --gid vxman --no-create-home --home-dir /var/lib/vxman --shell /usr/sbin/nologin vxman \
+ && install -d -o vxman -g vxman -m 0700 /var/lib/vxman
 COPY --from=build /src/dist/vxman /usr/local/bin/vxman
 ENV DATA_DIR=/var/lib/vxman \
     HOST=0.0.0.0 \

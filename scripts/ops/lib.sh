@@ -87,7 +87,8 @@ cached_root() {
     say "debootstrap (not cached yet, 1-3 min): minbase + ${packages:-nothing} into $dir" >&2
     tmp=$(mktemp -d "$OPS_CACHE/roots/.building-XXXXXX")
     chmod 755 "$tmp" # it becomes the container's /: mktemp's 0700 would lock every other user out
-    local started=$(date +%s)
+    local started
+    started=$(date +%s)
     if ! debootstrap --variant=minbase ${packages:+--include="$packages"} bookworm "$tmp" "$(debian_mirror)" >"$tmp.log" 2>&1; then
       tail -20 "$tmp.log" >&2
       rm -rf "$tmp" "$tmp.log"

@@ -12,8 +12,12 @@
 # /var/cache/vxman-ops). Podman here uses its own configuration and storage under it, nothing of
 # the host's. Networks: the containers get network namespaces this script makes (a veth from the
 # host, 198.19.254.0/24), or the host's own for the --network host recipe (loopback only).
+
+# check's conditions are single-quoted on purpose (evaluated by check), so the variables they
+# read look unused or unexpanded to shellcheck; cleanup runs from a trap.
+# shellcheck disable=SC2016,SC2034,SC2317
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 NAME=podman
@@ -40,7 +44,16 @@ containers=()
 volumes=()
 namespaces=()
 
+show_logs() {
+  local c
+  for c in "${containers[@]}"; do
+    echo "--- podman logs $c (last 15 lines) ---"
+    podman logs --tail 15 "$c" 2>&1 | cut -c1-300 || true
+  done
+}
+
 cleanup() {
+  if [ -z "$ops_done" ]; then show_logs; fi
   verdict_if_stopped "$NAME"
   local c
   for c in "${containers[@]}"; do podman rm -f -t 5 "$c" >/dev/null 2>&1 || true; done
@@ -168,9 +181,9 @@ run() {
 }
 stop() { podman stop -t 15 "$1" >/dev/null 2>>"$work/podman.log"; }
 
-main_pid() { podman inspect -f '{{.State.Pid}}' "$1"; }
+main_pid() { podman inspect -f '{{.State.Pid}}' "$1" 2>/dev/null || true; }
 # proc_field PID NAME: a line of /proc/PID/status, without its name ("10001 10001 10001 10001").
-proc_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+proc_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status" 2>/dev/null || true; }
 
 # $1 base URL. The last JSON, or nothing.
 health() { curl -fsS -m 5 "$1/health"; }
@@ -298,6 +311,7 @@ main() {
   check_as_documented
   check_with_sysctl
   check_host_network
+  if [ "$failures" -gt 0 ]; then show_logs; fi
   verdict "$NAME"
 }
 

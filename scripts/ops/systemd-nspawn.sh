@@ -10,8 +10,12 @@
 #
 # VXMAN_BIN: the binary to test (default dist/vxman, built when missing).
 # VXMAN_OPS_CACHE: where the Debian root is cached (default /var/cache/vxman-ops).
+
+# check's conditions are single-quoted on purpose (evaluated by check), so the variables they
+# read look unused or unexpanded to shellcheck; cleanup runs from a trap.
+# shellcheck disable=SC2016,SC2034,SC2317
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 NAME=systemd-nspawn
@@ -32,19 +36,21 @@ leader=
 
 # --- the container ------------------------------------------------------------------------------
 
+dump_journal() {
+  echo "--- the container's journal for vxman (last 40 lines) ---"
+  inside journalctl -u vxman -o cat --no-pager -n 40 | cut -c1-300 || true
+}
+
 cleanup() {
+  if [ -z "$ops_done" ] && [ -n "$leader" ]; then dump_journal; fi
   verdict_if_stopped "$NAME"
-  if [ "$failures" -gt 0 ] && [ -n "$leader" ]; then
-    echo "--- the container's journal for vxman (last 40 lines) ---"
-    inside journalctl -u vxman -o cat --no-pager -n 40 | cut -c1-300 || true
-  fi
   if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
     # SIGTERM: nspawn asks the container's systemd for an orderly poweroff.
     kill -TERM "$nspawn_pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
     if kill -0 "$nspawn_pid" 2>/dev/null; then
       # Killing the container's PID 1 ends its whole PID namespace.
-      [ -n "$leader" ] && kill -KILL "$leader" 2>/dev/null
+      if [ -n "$leader" ]; then kill -KILL "$leader" 2>/dev/null || true; fi
       kill -KILL "$nspawn_pid" 2>/dev/null || true
     fi
     wait "$nspawn_pid" 2>/dev/null || true
@@ -81,7 +87,7 @@ install_into_root() {
     install -m 644 "$VXMAN_OPS_DROPIN" "$root/etc/systemd/system/vxman.service.d/50-ops.conf"
     say "unit drop-in ($VXMAN_OPS_DROPIN): $(grep -v '^#' "$VXMAN_OPS_DROPIN" | tr '\n' ' ')"
   fi
-  # Enabled as the README says (`systemctl enable`), so the first start is the boot's.
+  # Enabled as the install steps say (`systemctl enable`), so the first start is the boot's.
   ln -sf /etc/systemd/system/vxman.service "$root/etc/systemd/system/multi-user.target.wants/vxman.service"
 }
 
@@ -114,8 +120,9 @@ boot() {
 health() { inside curl -fsS -m 5 "$API/health"; }
 machine() { inside curl -fsS -m 5 "$API/api/machines/127.0.0.2"; }
 pinged() { machine | grep -Eq '"last_rtt_ms":[0-9]'; }
+unit_failed() { [ "$(unit ActiveState)" = failed ]; }
 # Serving, or no point waiting longer: failed, or restarted after a failure.
-settled() { health || [ "$(unit ActiveState)" = failed ] || [ "$(unit NRestarts)" != 0 ]; }
+settled() { health || unit_failed || [ "$(unit NRestarts)" != 0 ]; }
 
 # The unit is (re)started by the caller; these check the running service. $1: storage label.
 check_running() {
@@ -147,14 +154,14 @@ check_running() {
   check "[$s] 127.0.0.2 registered over HTTP and pinged" "PUT $code; $m" '[ "$code" = 201 ] && pinged'
 }
 
-# The README's recipe for the generated admin token, and the token it finds opening /metrics
+# The documented recipe for the generated admin token, and the token it finds opening /metrics
 # (whose process metrics read /proc/self: still there under ProcSubset=pid).
 check_admin_token() {
   local s=$1 since=$2 broad narrow token code
   broad=$(journal_since "$since" | grep -c 'admin token' || true)
   narrow=$(journal_since "$since" | grep -c 'generated admin token' || true)
   # After a restart `grep 'admin token'` also finds "using the one generated on first start".
-  check "[$s] the README's grep 'generated admin token' finds the one token line" \
+  check "[$s] the documented grep 'generated admin token' finds the one token line" \
     "'generated admin token': $narrow line, 'admin token': $broad lines" '[ "$narrow" = 1 ]'
   token=$(journal_since "$since" | grep 'generated admin token' | grep -Eo 'keep it\): [^" ]+' | cut -d' ' -f3 || true)
   code=$(inside curl -s -o "/tmp/metrics" -w '%{http_code}' -m 5 -H "authorization: Bearer $token" "$API/metrics" || true)
@@ -182,7 +189,7 @@ check_bad_setting() {
   local s=$1 since=$2 state status restarts line
   echo "PORT=abc" >>"$root/etc/vxman/vxman.env"
   inside systemctl restart vxman || true
-  wait_until 15 sh -c "[ \"\$(nsenter -t $leader -a -- systemctl is-active vxman)\" = failed ]" || true
+  wait_until 15 unit_failed || true
   sleep 7 # longer than RestartSec=5s: a restart would have happened by now
   state=$(unit ActiveState || true)
   status=$(unit ExecMainStatus || true)
@@ -219,7 +226,7 @@ use_postgres() {
   inside runuser -u postgres -- psql -qc "CREATE ROLE vxman LOGIN PASSWORD 'vxman-ops-check'" >/dev/null
   inside runuser -u postgres -- createdb -O vxman vxman
   echo "DATABASE_URL=$PG_URL" >>"$root/etc/vxman/vxman.env"
-  # The README's drop-in for a local database.
+  # The documented drop-in for a local database.
   install -d "$root/etc/systemd/system/vxman.service.d"
   printf '[Unit]\nAfter=postgresql.service\n' >"$root/etc/systemd/system/vxman.service.d/40-postgres.conf"
   inside systemctl daemon-reload
@@ -266,6 +273,7 @@ main() {
   check_rows_in_postgres
 
   security_score
+  if [ "$failures" -gt 0 ]; then dump_journal; fi
   verdict "$NAME"
 }
 

@@ -23,6 +23,7 @@ const HOW_TO_FIX = [
   "  - under systemd, in the [Service] section: AmbientCapabilities=CAP_NET_RAW",
   "  - on the binary: setcap cap_net_raw+ep /usr/local/bin/vxman   (use the path vxman runs from)",
   '  - for every group: sysctl -w net.ipv4.ping_group_range="0 2147483647"   (persist it in /etc/sysctl.d/)',
+  '  - in a container: docker or podman run --sysctl net.ipv4.ping_group_range="0 2147483647"   (its own network only)',
 ].join("\n");
 
 /** No ICMP socket could be opened. `message` says why; `howToFix` says what to change. */

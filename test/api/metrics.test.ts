@@ -1,6 +1,7 @@
 // GET /metrics: Prometheus text, every name prefixed vxman_, admin-only unless METRICS_PUBLIC.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { admin, machineBody, testApp, type TestApp } from "../helpers/app.ts";
+import { requirement, which } from "../helpers/requirements.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 function value(text: string, series: string): number {
@@ -47,6 +48,20 @@ describe("metrics", () => {
       expect(names).toContain(name);
     }
   });
+
+  // Prometheus's own linter, on what a scrape gets: a name it complains about (a gauge ending in
+  // _total, a counter without it, a unit it does not know) is one dashboards and recording rules
+  // will trip over.
+  test.skipIf(!requirement("promtool", which("promtool") !== null, "apt-get install prometheus (it has promtool)"))(
+    "passes promtool check metrics, without a single complaint",
+    async () => {
+      await t.request("PUT", "/api/machines/127.8.0.3", { json: machineBody(3) });
+      const text = await (await t.request("GET", "/metrics", { headers: admin })).text();
+      expect(text).toContain("vxman_http_request_duration_seconds_bucket");
+      const r = Bun.spawnSync([which("promtool")!, "check", "metrics"], { stdin: new TextEncoder().encode(text), timeout: 30_000 });
+      expect({ code: r.exitCode, complaints: (r.stdout.toString() + r.stderr.toString()).trim() }).toEqual({ code: 0, complaints: "" });
+    },
+  );
 
   test("METRICS_PUBLIC serves them without a token", async () => {
     const open = await testApp("pglite", { METRICS_PUBLIC: "true" });

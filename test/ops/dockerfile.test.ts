@@ -1,6 +1,7 @@
 // The Dockerfile, checked without a Docker engine (none runs here): what it copies exists and
 // reaches the build context, the build writes what the run stage takes, the run stage is
 // non-root with the data volume, and its HEALTHCHECK command works against the real binary.
+// The image itself is built and run with Podman by scripts/ops/podman.sh (docs/operations-testing.md).
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -90,6 +91,11 @@ describe("Dockerfile", () => {
     expect(final("ENTRYPOINT")).toEqual(['["/usr/local/bin/vxman"]']);
     // No file capability: with it, the kernel refuses to exec the binary when NET_RAW is dropped.
     expect(final("RUN").join("\n")).not.toContain("setcap");
+    // The group by number too: `useradd --user-group` gave it a system GID (999), not 10001.
+    const run = final("RUN").join("\n");
+    expect(run).toMatch(/groupadd (--system )?--gid 10001 vxman/);
+    expect(run).toMatch(/useradd .*--uid 10001 --gid vxman /);
+    expect(run).not.toContain("--user-group");
   });
 
   describe("HEALTHCHECK", () => {

@@ -1,7 +1,8 @@
 // systemd/vxman.service: systemd's own checker, and the compiled binary started the way the
 // unit starts it (an unprivileged user whose only capability is an ambient CAP_NET_RAW, no new
 // privileges) serving and pinging; without the capability it serves with monitoring off and
-// says how to fix it. Nothing is installed into, or started by, this host's systemd.
+// says how to fix it. Nothing is installed into, or started by, this host's systemd: the unit
+// itself runs under systemd in scripts/ops/systemd-nspawn.sh (docs/operations-testing.md).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,6 +63,11 @@ describe("the unit file", () => {
     expect(unit.get("ProtectSystem")).toEqual(["strict"]);
     expect(unit.get("RestrictAddressFamilies")).toEqual(["AF_INET AF_INET6 AF_UNIX AF_NETLINK"]);
     expect(unit.get("SystemCallArchitectures")).toEqual(["native"]);
+    // Both ran under systemd with every check passing, the filter set to kill (scripts/ops/).
+    expect(unit.get("SystemCallFilter")).toEqual(["@system-service"]);
+    expect(unit.get("SystemCallErrorNumber")).toEqual(["EPERM"]);
+    expect(unit.get("ProcSubset")).toEqual(["pid"]);
+    expect(unit.get("ProtectProc")).toEqual(["invisible"]);
     expect(unit.get("UMask")).toEqual(["0077"]);
     for (const off of ["MemoryDenyWriteExecute", "PrivateUsers", "PrivateNetwork"]) expect(unit.has(off)).toBe(false);
   });
@@ -178,6 +184,7 @@ describe.skipIf(!asRoot)("the binary started the way the unit starts it", () => 
       expect(health.monitoring_reason).toContain("AmbientCapabilities=CAP_NET_RAW");
       expect(health.monitoring_reason).toContain("setcap cap_net_raw+ep");
       expect(health.monitoring_reason).toContain("ping_group_range");
+      expect(health.monitoring_reason).toContain('--sysctl net.ipv4.ping_group_range="0 2147483647"'); // for containers
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);
     },
