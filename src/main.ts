@@ -13,6 +13,8 @@ Usage:
   vxman migrate                  apply pending database migrations and exit
   vxman ping [-c COUNT] [-t TIMEOUT] [-q] [-f FILE] HOST...
                                  ping hosts with vxman's ICMP engine (fping-like)
+  vxman user add|passwd|list|disable|enable …
+                                 people and their roles (\`vxman user\` for details)
   vxman admin-token reset        replace the generated admin token with a new one and print it
                                  (restart vxman afterwards; ADMIN_TOKEN, when set, wins)
   vxman version                  print version, commit and build date
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case "admin-token":
       return adminTokenCommand(rest);
+    case "user":
+      return userCommand(rest);
     case "version":
     case "--version":
       noArgs(rest);
@@ -107,6 +111,30 @@ async function migrateCommand(args: string[]): Promise<number> {
   }
 }
 
+async function userCommand(args: string[]): Promise<number> {
+  const { runUserCommand, UserCommandError, USER_USAGE } = await import("./cli/user.ts");
+  if (args.length === 0 || args[0] === "--help" || args[0] === "help") {
+    console.log(USER_USAGE);
+    return args.length === 0 ? 2 : 0;
+  }
+  const { config } = await configOrExit({ logTo: "stderr" });
+  const { openDatabase } = await import("./db/index.ts");
+  const { migrate } = await import("./db/migrate.ts");
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+    return await runUserCommand(db, args);
+  } catch (err) {
+    if (err instanceof UserCommandError) {
+      console.error(`vxman user: ${err.message}\n\n${USER_USAGE}`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
 /** A lost generated admin token cannot be shown again (only its digest is kept): make a new one. */
 async function adminTokenCommand(args: string[]): Promise<number> {
   if (args[0] !== "reset") throw new UsageError('admin-token takes one subcommand: "reset"');
@@ -114,7 +142,7 @@ async function adminTokenCommand(args: string[]): Promise<number> {
   const { config, log } = await configOrExit({ logTo: "stderr" });
   const { openDatabase } = await import("./db/index.ts");
   const { migrate } = await import("./db/migrate.ts");
-  const { resetAdminToken } = await import("./api/auth.ts");
+  const { resetAdminToken } = await import("./people/admin-token.ts");
   const db = await openDatabase(config);
   try {
     await migrate(db);

@@ -50,6 +50,12 @@ export class Metrics {
     help: "Requests that failed because the database could not be reached",
     registers: [this.registry],
   });
+  readonly loginFailures = new client.Counter({
+    name: "vxman_login_failures_total",
+    help: "Failed logins by reason: unknown_user, wrong_password, disabled, throttled",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly refusalsNotLogged = new client.Counter({
     name: "vxman_http_refusals_not_logged_total",
     help: "Refused requests (4xx) past the per-client log budget: answered and counted, not logged",

@@ -2,7 +2,6 @@
 // migrate, resolve the admin token, listen; and stop it all cleanly.
 import { Elysia } from "elysia";
 import { createServer as createNetServer } from "node:net";
-import { digest, resolveAdminToken, whoamiApi, type Credentials } from "./api/auth.ts";
 import { enrolApi } from "./api/enrol/index.ts";
 import { eventsApi } from "./api/events/index.ts";
 import { EventService } from "./api/events/service.ts";
@@ -26,6 +25,15 @@ import { Metrics } from "./metrics.ts";
 import { IcmpUnavailableError, Pinger } from "./monitor/pinger.ts";
 import { startSamplePruning } from "./monitor/retention.ts";
 import { Monitor, type Prober } from "./monitor/scheduler.ts";
+import { accessControl } from "./people/access.ts";
+import { resolveAdminToken } from "./people/admin-token.ts";
+import { Identities, type ConfiguredTokens } from "./people/identity.ts";
+import { peopleApi } from "./people/index.ts";
+import { digestOf } from "./people/secrets.ts";
+import { SessionService } from "./people/sessions.ts";
+import { LoginThrottle } from "./people/throttle.ts";
+import { TokenService } from "./people/tokens.ts";
+import { UserService } from "./people/users.ts";
 import { apiDocs, webUi } from "./web/index.ts";
 
 export interface AppDeps {
@@ -33,17 +41,20 @@ export interface AppDeps {
   log: Logger;
   db: Database;
   feed: ChangeFeed;
-  creds: Credentials;
+  tokens: ConfiguredTokens;
   /** Started by the caller; with no ICMP socket it still tracks heartbeats and reports "off". */
   monitor: Monitor;
 }
 
-export async function createApp({ config, log, db, feed, creds, monitor }: AppDeps) {
+export async function createApp({ config, log, db, feed, tokens, monitor }: AppDeps) {
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
+  const users = new UserService(db);
+  const sessions = new SessionService(db, { idleMs: config.sessionIdleTimeout, lifetimeMs: config.sessionLifetime });
+  const apiTokens = new TokenService(db);
   const monitoring = () => monitor.state;
   const directory = await MachineDirectory.start(feed, () => machines.all());
-  const live = await LiveHub.start({ feed, loadMachines: async () => directory.all(), creds, config, log, monitoring });
+  const live = await LiveHub.start({ feed, loadMachines: async () => directory.all(), config, log, monitoring });
   const metrics = new Metrics({
     machinesByStatus: () => monitor.countByStatus(),
     pingStats: () => monitor.pingStats,
@@ -51,6 +62,14 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
     wsClients: () => live.clients,
   });
   monitor.onRtt = (ms) => metrics.rtt.observe(ms / 1000);
+  const web = await webUi();
+  const access = accessControl({
+    identities: new Identities(tokens, sessions, apiTokens),
+    options: { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic },
+    trustProxy: config.trustProxy,
+    publicPaths: new Set(web.routes.map((r) => r.path)),
+    log,
+  });
   // normalize: false — unknown fields in a body are an error to report, not something to drop
   // silently (the schemas say additionalProperties: false where that matters).
   // development: false — never Bun's development error page (HTML with source lines), whatever
@@ -68,15 +87,20 @@ export async function createApp({ config, log, db, feed, creds, monitor }: AppDe
     .use(httpGuards({ allowedHosts: config.allowedHosts, corsOrigins: config.corsOrigins, trustProxy: config.trustProxy }))
     .use(jsonBodies())
     .use(corsPolicy(config.corsOrigins))
+    // Who is asking, and may they: before any route below runs (the table is in people/access.ts).
+    .use(access)
     .use(apiDocs())
     .use(healthApi(db, monitoring))
-    .use(machinesApi(machines, directory, creds))
+    .use(machinesApi({ access, service: machines, directory, monitor }))
     .use(enrolApi({ trustProxy: config.trustProxy }))
-    .use(eventsApi(events, creds))
-    .use(whoamiApi(creds))
-    .use(metricsApi(metrics, creds, config.metricsPublic))
+    .use(eventsApi(access, events))
+    .use(peopleApi({
+      access, users, sessions, tokens: apiTokens, throttle: new LoginThrottle(), log, metrics,
+      settings: { anonymousRead: config.anonymousRead, sessionLifetimeMs: config.sessionLifetime, trustProxy: config.trustProxy },
+    }))
+    .use(metricsApi(metrics))
     .use(live.routes())
-    .use(await webUi()));
+    .use(web));
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -137,10 +161,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   try {
     const { applied, current } = await migrate(db);
     log.info({ applied, schema_version: current }, applied.length ? "migrations applied" : "schema up to date");
-    const creds: Credentials = {
+    const tokens: ConfiguredTokens = {
       admin: await resolveAdminToken(db, config.adminToken, log),
-      registration: config.registrationToken ? digest(config.registrationToken) : undefined,
-      read: config.readToken ? digest(config.readToken) : undefined,
+      registration: config.registrationToken ? digestOf(config.registrationToken) : undefined,
+      read: config.readToken ? digestOf(config.readToken) : undefined,
     };
     const feed = new ChangeFeed((err) => log.error({ err }, "change listener failed"));
     const { prober, reason } = await openProber(config, log);
@@ -159,7 +183,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     undo.push(() => monitor.stop()); // flushes pending state, closes the ICMP sockets
     undo.push(startSamplePruning(db, config.sampleRetention, log));
-    const app = await createApp({ config, log, db, feed, creds, monitor });
+    const app = await createApp({ config, log, db, feed, tokens, monitor });
     // reusePort off: a second vxman on the same port must fail to start, not share it silently.
     app.listen({ hostname: config.host, port: config.port, reusePort: false });
     undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001

@@ -1,6 +1,7 @@
 // The migrations, embedded in the binary as text. Add a file to sql/ and a line here; a test
 // checks the two lists match, so a migration cannot be forgotten.
 import m001 from "../../sql/001_init.sql" with { type: "text" };
+import m002 from "../../sql/002_people.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -8,4 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "001_init.sql", sql: m001 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "001_init.sql", sql: m001 },
+  { version: 2, name: "002_people.sql", sql: m002 },
+];

@@ -2,7 +2,6 @@
 // feed, and the sequence number of the last change sent. Changes are numbered and applied to the
 // map at the moment they are published, in one synchronous step, so a snapshot taken at any
 // moment is exactly "the state after seq N" and the next message a new socket receives is N + 1.
-import type { Credentials } from "../api/auth.ts";
 import type { MonitoringState } from "../api/health/index.ts";
 import type { Machine } from "../api/machines/model.ts";
 import type { ChangeFeed } from "../changes.ts";
@@ -22,7 +21,6 @@ interface Publisher {
 export interface LiveHubDeps {
   feed: ChangeFeed;
   loadMachines: () => Promise<Machine[]>;
-  creds: Credentials;
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
   monitoring: () => MonitoringState;

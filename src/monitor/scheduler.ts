@@ -17,6 +17,9 @@ export interface Prober {
   readonly stats: PingerStats;
 }
 
+/** Monitoring is off (no ICMP socket): nothing can be checked on demand. */
+export class MonitoringOffError extends Error {}
+
 export interface MonitorOptions extends Policy {
   timeoutMs: number;
 }
@@ -41,7 +44,8 @@ interface Watched extends Health {
   lastRttMs: number | null;
   /** Last sign of life of any kind: reply, heartbeat, registration. */
   lastSeen: number;
-  checking: boolean;
+  /** The check in flight, if one is. */
+  checking: Promise<ProbeResult> | null;
 }
 
 interface WatchedRow {
@@ -170,14 +174,14 @@ export class Monitor {
       lastReplyAt: row.last_reply_at?.getTime() ?? null,
       lastRttMs: row.last_rtt_ms,
       lastSeen: row.last_seen.getTime(),
-      checking: false,
+      checking: null,
     };
   }
 
   #watch(id: number, ip: string, now: number) {
     if (this.#watched.has(id)) return;
     const { intervalMs } = this.deps.options;
-    this.#watched.set(id, { id, ip, status: "active", failures: 0, intervalMs, nextCheckAt: now, lastCheckedAt: null, lastReplyAt: null, lastRttMs: null, lastSeen: now, checking: false });
+    this.#watched.set(id, { id, ip, status: "active", failures: 0, intervalMs, nextCheckAt: now, lastCheckedAt: null, lastReplyAt: null, lastRttMs: null, lastSeen: now, checking: null });
     this.#wakeBy(now);
   }
 
@@ -219,19 +223,34 @@ export class Monitor {
     this.#wakeBy(earliest);
   }
 
-  #check(w: Watched) {
-    w.checking = true;
-    this.deps.prober!.probe(w.ip, this.deps.options.timeoutMs).then(
+  #check(w: Watched): Promise<ProbeResult> {
+    const probe = this.deps.prober!.probe(w.ip, this.deps.options.timeoutMs);
+    w.checking = probe;
+    probe.then(
       (result) => this.#record(w, result),
       (err) => {
-        w.checking = false;
+        w.checking = null;
         this.deps.log.error({ err, machine_id: w.id, ip: w.ip }, "probe failed");
       },
     );
+    return probe;
+  }
+
+  /**
+   * Check a machine now (an operator's "re-check"), as a scheduled check would: the result moves
+   * its schedule, failures and status. A check already in flight is waited for, not doubled.
+   * Null when this monitor does not watch the machine; throws when monitoring is off.
+   */
+  async checkNow(id: number): Promise<{ result: ProbeResult; status: MachineStatus } | null> {
+    const w = this.#watched.get(id);
+    if (!w) return null;
+    if (!this.deps.prober) throw new MonitoringOffError(this.deps.unavailableReason ?? "no ICMP socket");
+    const result = await (w.checking ?? this.#check(w));
+    return { result, status: w.status };
   }
 
   #record(w: Watched, result: ProbeResult) {
-    w.checking = false;
+    w.checking = null;
     if (this.#stopped || this.#watched.get(w.id) !== w) return; // deleted while the probe was out
     const now = Date.now();
     const firstCheck = w.lastCheckedAt === null;

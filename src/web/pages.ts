@@ -11,7 +11,7 @@ export async function htmlPages(root: string, pages: Record<string, string>) {
     const etag = `"${Bun.hash(body).toString(36)}"`;
     const headers = { "content-type": "text/html; charset=utf-8", etag, "cache-control": "no-cache" };
     // An arrow function destructuring what it uses: Elysia reads a handler's source to learn
-    // which parts of the request it needs (see src/api/auth.ts).
+    // which parts of the request it needs (see src/people/access.ts).
     app.get(
       path,
       ({ headers: request }) => new Response(matchesEtag(request["if-none-match"], etag) ? null : body, { status: matchesEtag(request["if-none-match"], etag) ? 304 : 200, headers }),

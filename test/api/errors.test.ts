@@ -71,7 +71,7 @@ describe("database outage on PostgreSQL", () => {
     pg = await startPgCluster(); // its own cluster: this test stops it
     const db = openPostgres({ url: await pg.createDatabase() });
     await migrate(db);
-    t = await testApp("postgres", {}, db);
+    t = await testApp("postgres", { ANONYMOUS_READ: "true" }, db);
   }, 30_000);
   // postgres.js may wait out its 5 s end() timeout for connections broken by the outage.
   afterAll(async () => {

@@ -29,7 +29,7 @@ describe("metrics", () => {
     await t.request("PUT", "/api/machines/127.8.0.1", { json: machineBody(1) });
     await t.request("PUT", "/api/machines/127.8.0.2", { json: machineBody(2) });
     await t.db.query("UPDATE machines SET status = 'unreachable' WHERE ip_address = '127.8.0.2'");
-    await t.request("GET", "/api/machines/999999"); // a 404
+    await t.request("GET", "/api/machines/999999", { headers: admin }); // a 404
     // Requests are counted after their response has gone out, so the last one may land a tick later.
     const text = await waitFor("the 404 to be counted", async () => {
       const body = await (await t.request("GET", "/metrics", { headers: admin })).text();

@@ -1,6 +1,5 @@
 // An in-process vxman app on a real database of either kind, for API tests. Requests go
 // through app.handle() (the same Elysia pipeline a socket would feed, minus the socket).
-import { digest } from "../../src/api/auth.ts";
 import { ChangeFeed, type Change } from "../../src/changes.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import type { Database } from "../../src/db/index.ts";
@@ -9,6 +8,7 @@ import { openPglite } from "../../src/db/pglite.ts";
 import { openPostgres } from "../../src/db/postgres.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Monitor } from "../../src/monitor/scheduler.ts";
+import { digestOf } from "../../src/people/secrets.ts";
 import { createApp, type App } from "../../src/server.ts";
 import { sharedPgCluster } from "./postgres.ts";
 
@@ -47,10 +47,10 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
   });
   const changes: Change[] = [];
   feed.subscribe((c) => changes.push(c));
-  const creds = {
-    admin: digest(config.adminToken!),
-    registration: config.registrationToken ? digest(config.registrationToken) : undefined,
-    read: config.readToken ? digest(config.readToken) : undefined,
+  const tokens = {
+    admin: digestOf(config.adminToken!),
+    registration: config.registrationToken ? digestOf(config.registrationToken) : undefined,
+    read: config.readToken ? digestOf(config.readToken) : undefined,
   };
   // A real monitor without an ICMP socket: it tracks heartbeats and reports monitoring "off".
   // The ICMP side is tested in test/monitor/ on a full server.
@@ -62,7 +62,7 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     unavailableReason: "in-process test app: no ICMP socket opened",
     options: { intervalMs: config.pingInterval, timeoutMs: config.pingTimeout, backoffMaxMs: config.backoffMax, failureThreshold: config.failureThreshold },
   });
-  const app = await createApp({ config, log: silentLogger, db, feed, creds, monitor });
+  const app = await createApp({ config, log: silentLogger, db, feed, tokens, monitor });
   return {
     app,
     db,

@@ -3,7 +3,6 @@
 // a healthy client beside it that must keep getting everything.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { digest } from "../../src/api/auth.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { ChangeFeed } from "../../src/changes.ts";
 import { BACKPRESSURE_LIMIT } from "../../src/live/clients.ts";
@@ -27,6 +26,7 @@ function bigMachine(id: number, round: number): Machine {
     status: "active",
     // About 8 KiB, the largest extra_data a machine may send.
     extra_data: { round, blob: "x".repeat(8000) },
+    notes: "",
     created_at: now,
     updated_at: now,
     last_seen: now,
@@ -42,7 +42,6 @@ beforeAll(async () => {
   hub = await LiveHub.start({
     feed,
     loadMachines: async () => [],
-    creds: { admin: digest("admin-token-0123456789") },
     config: { wsMaxPerIp: 10, trustProxy: false },
     log: silentLogger,
     monitoring: () => ({ monitoring: "off", monitoring_reason: "test" }),

@@ -15,8 +15,9 @@ interface Served {
   ws: string;
 }
 
+/** Without READ_TOKEN, dashboards read without logging in (ANONYMOUS_READ): the socket's own behaviour is what is tested here. */
 async function serve(env: Record<string, string> = {}): Promise<Served> {
-  const t = await testApp("pglite", env);
+  const t = await testApp("pglite", env.READ_TOKEN ? env : { ANONYMOUS_READ: "true", ...env });
   t.app.listen({ port: 0, hostname: "127.0.0.1" });
   const base = `http://127.0.0.1:${t.app.server!.port}`;
   return { t, base, ws: `${base.replace("http", "ws")}/ws/status` };

@@ -235,7 +235,8 @@ for (const [n, name] of TARGETS.entries()) {
     let baseline: Record<string, unknown>;
 
     beforeAll(async () => {
-      t = await openTarget(name);
+      // Reads without logging in (ANONYMOUS_READ): this suite is about input, test/security/access.test.ts about who.
+      t = await openTarget(name, { ANONYMOUS_READ: "true" });
       for (const m of SEEDED) expect((await t.request("PUT", `/api/machines/${m.ip}`, { json: m.body })).status).toBe(201);
       baseline = await snapshot(t);
     }, 120_000);

@@ -1,10 +1,11 @@
 // HTTP routes of the machine registry. Routes only: validation comes from the model, logic
 // from the service.
 import { Elysia } from "elysia";
-import { accessControl, type Credentials } from "../auth.ts";
 import { ApiError, notFound } from "../../http/errors.ts";
+import { MonitoringOffError, type Monitor } from "../../monitor/scheduler.ts";
+import type { accessControl } from "../../people/access.ts";
 import { extraDataProblem, ipProblem } from "./address.ts";
-import { ListQuery, Machine, MachineList, MachineRef, RegisterBody, SampleList, SamplesQuery } from "./model.ts";
+import { CheckResult, ListQuery, Machine, MachineList, MachinePatch, MachineRef, RegisterBody, SampleList, SamplesQuery } from "./model.ts";
 import type { MachineDirectory } from "./directory.ts";
 import type { MachineService } from "./service.ts";
 
@@ -45,20 +46,33 @@ function sinceTime(since: string | undefined): string | undefined {
   return utc.toISOString();
 }
 
-export function machinesApi(service: MachineService, directory: MachineDirectory, creds: Credentials) {
+/** The machine a reference names, or 404. */
+async function existing(service: MachineService, ref: string): Promise<Machine> {
+  const machine = await service.get(machineRef(ref));
+  if (!machine) throw notFound(`Machine ${ref}`);
+  return machine;
+}
+
+export interface MachinesDeps {
+  access: ReturnType<typeof accessControl>;
+  service: MachineService;
+  directory: MachineDirectory;
+  monitor: Monitor;
+}
+
+export function machinesApi({ access, service, directory, monitor }: MachinesDeps) {
   return new Elysia({ name: "machines-api", prefix: "/api/machines", detail: { tags: ["machines"] } })
-    .use(accessControl(creds))
+    .use(access)
     .put(
       "/:machine",
-      async ({ params, body, status }) => {
+      async ({ params, body, status, actor }) => {
         const ip = registrationIp(params.machine);
         const extraProblem = body.extra_data && extraDataProblem(body.extra_data);
         if (extraProblem) throw invalid("extra_data", extraProblem);
-        const { machine, created } = await service.register(ip, body);
+        const { machine, created } = await service.register(ip, body, actor);
         return status(created ? 201 : 200, machine);
       },
       {
-        access: "register",
         params: MachineRef,
         body: RegisterBody,
         response: { 200: Machine, 201: Machine },
@@ -77,7 +91,6 @@ export function machinesApi(service: MachineService, directory: MachineDirectory
         return status(204, undefined);
       },
       {
-        access: "register",
         params: MachineRef,
         detail: { summary: "Heartbeat: the machine says it is alive", description: "Counts as a successful check." },
       },
@@ -89,20 +102,44 @@ export function machinesApi(service: MachineService, directory: MachineDirectory
         return new Response(directory.listJson(query), { headers: { "content-type": "application/json; charset=utf-8" } });
       },
       {
-        access: "read",
         query: ListQuery,
         response: MachineList,
         detail: { summary: "List machines", description: "Filter by status, search hostname/IP/MAC, page with limit/offset." },
       },
     )
-    .get(
+    .get("/:machine", ({ params }) => existing(service, params.machine), { params: MachineRef, response: Machine, detail: { summary: "One machine, by id or IP" } })
+    .patch(
       "/:machine",
-      async ({ params }) => {
-        const machine = await service.get(machineRef(params.machine));
-        if (!machine) throw notFound(`Machine ${params.machine}`);
-        return machine;
+      async ({ params, body, actor }) => {
+        const machine = await existing(service, params.machine);
+        return (await service.setNotes(machine.id, body.notes ?? machine.notes, actor)) ?? existing(service, params.machine);
       },
-      { access: "read", params: MachineRef, response: Machine, detail: { summary: "One machine, by id or IP" } },
+      {
+        params: MachineRef,
+        body: MachinePatch,
+        response: Machine,
+        detail: { summary: "Change a machine's notes (operator)", description: "The change is logged with who made it." },
+      },
+    )
+    .post(
+      "/:machine/check",
+      async ({ params }) => {
+        const machine = await existing(service, params.machine);
+        try {
+          const checked = await monitor.checkNow(machine.id);
+          if (!checked) throw notFound(`Machine ${params.machine}`);
+          const { result, status } = checked;
+          return { machine_id: machine.id, is_alive: result.outcome === "reply", rtt_ms: result.rttMs, outcome: result.outcome, detail: result.detail ?? null, status };
+        } catch (err) {
+          if (err instanceof MonitoringOffError) throw new ApiError(503, "monitoring_off", `Monitoring is off, so nothing can be checked: ${err.message}.`);
+          throw err;
+        }
+      },
+      {
+        params: MachineRef,
+        response: CheckResult,
+        detail: { summary: "Check a machine now (operator)", description: "Pings it at once, as a scheduled check would, and answers with the result." },
+      },
     )
     .get(
       "/:machine/samples",
@@ -112,7 +149,6 @@ export function machinesApi(service: MachineService, directory: MachineDirectory
         return { items };
       },
       {
-        access: "read",
         params: MachineRef,
         query: SamplesQuery,
         response: SampleList,
@@ -121,13 +157,12 @@ export function machinesApi(service: MachineService, directory: MachineDirectory
     )
     .delete(
       "/:machine",
-      async ({ params, status }) => {
-        const machine = await service.get(machineRef(params.machine));
-        if (!machine || !(await service.remove(machine.id))) throw notFound(`Machine ${params.machine}`);
+      async ({ params, status, actor }) => {
+        const machine = await existing(service, params.machine);
+        if (!(await service.remove(machine.id, actor))) throw notFound(`Machine ${params.machine}`);
         return status(204, undefined);
       },
       {
-        access: "admin",
         params: MachineRef,
         detail: {
           summary: "Delete a machine (admin)",

@@ -50,6 +50,7 @@ export const Machine = t.Object({
   mac_address: t.String({ description: "lower-case, colon-separated" }),
   status: t.Union([t.Literal("active"), t.Literal("unreachable")]),
   extra_data: t.Record(t.String(), t.Unknown()),
+  notes: t.String({ description: "What operators wrote about the machine" }),
   created_at: Time,
   updated_at: Time,
   last_seen: Time,
@@ -59,6 +60,23 @@ export const Machine = t.Object({
   next_check_at: NullableTime,
 });
 export type Machine = typeof Machine.static;
+
+export const MachinePatch = t.Object(
+  {
+    notes: t.Optional(t.String({ maxLength: 2000, pattern: "^[^\\u0000]*$", error: "must be at most 2000 characters, without NUL" })),
+  },
+  { additionalProperties: false, minProperties: 1, error: "send notes" },
+);
+export type MachinePatch = typeof MachinePatch.static;
+
+export const CheckResult = t.Object({
+  machine_id: t.Integer(),
+  is_alive: t.Boolean(),
+  rtt_ms: t.Union([t.Number(), t.Null()]),
+  outcome: t.String({ description: "reply, timeout, unreachable (an ICMP error), or error" }),
+  detail: t.Union([t.String(), t.Null()]),
+  status: t.Union([t.Literal("active"), t.Literal("unreachable")]),
+});
 
 export const ListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal("active"), t.Literal("unreachable")], { error: "must be active or unreachable" })),

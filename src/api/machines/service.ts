@@ -4,6 +4,7 @@
 import type { ChangeFeed } from "../../changes.ts";
 import { Batcher } from "../../db/batcher.ts";
 import type { Database, Queryable } from "../../db/index.ts";
+import { recordEvent, type Actor } from "../events/record.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../../http/errors.ts";
 import { normalizeMac } from "./address.ts";
@@ -12,7 +13,7 @@ import type { Machine, RegisterBody } from "./model.ts";
 /** The columns of the Machine JSON, from machines `m` and ping_state `p`. */
 export const MACHINE_COLUMNS = `
   m.id, m.hostname, host(m.ip_address) AS ip_address, m.mac_address::text AS mac_address,
-  m.status, m.extra_data, m.created_at, m.updated_at, greatest(m.last_seen, p.last_reply_at) AS last_seen,
+  m.status, m.extra_data, m.notes, m.created_at, m.updated_at, greatest(m.last_seen, p.last_reply_at) AS last_seen,
   coalesce(p.consecutive_failures, 0) AS consecutive_failures, p.last_rtt_ms,
   p.last_checked_at, p.next_check_at`;
 
@@ -87,8 +88,8 @@ WITH old AS (
     'extra_data',  CASE WHEN old.extra_data <> m.extra_data THEN jsonb_build_object('old', old.extra_data, 'new', m.extra_data) END
   )) AS changes
 ), event AS (
-  INSERT INTO events (kind, machine_id, ip_address, hostname, details)
-  SELECT 'updated', id, ip_address::inet, hostname, changes FROM upd WHERE changes <> '{}'::jsonb
+  INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor, actor_address)
+  SELECT 'updated', id, ip_address::inet, hostname, changes, $5, $6 FROM upd WHERE changes <> '{}'::jsonb
 )
 SELECT *, changes <> '{}'::jsonb AS changed FROM upd`;
 
@@ -99,8 +100,8 @@ WITH ins AS (
   ON CONFLICT (ip_address) DO NOTHING
   RETURNING ${MACHINE_COLUMNS_OF_M}
 ), event AS (
-  INSERT INTO events (kind, machine_id, ip_address, hostname, details)
-  SELECT 'registered', id, ip_address::inet, hostname, jsonb_build_object('mac_address', mac_address, 'extra_data', extra_data)
+  INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor, actor_address)
+  SELECT 'registered', id, ip_address::inet, hostname, jsonb_build_object('mac_address', mac_address, 'extra_data', extra_data), $5, $6
   FROM ins
 )
 SELECT * FROM ins`;
@@ -125,9 +126,11 @@ export class MachineService {
   ) {}
 
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
-  async register(ip: string, body: RegisterBody): Promise<RegisterResult> {
+  async register(ip: string, body: RegisterBody, actor: Actor): Promise<RegisterResult> {
     const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data)];
-    const result = (await this.touches.submit(params)) ?? (await this.update(params)) ?? (await this.insert(params));
+    // Unchanged re-registrations write no event, so they are batched without an actor.
+    const withActor = [...params, actor.name, actor.address];
+    const result = (await this.touches.submit(params)) ?? (await this.update(withActor)) ?? (await this.insert(withActor));
     this.announce(result, ip);
     return result;
   }
@@ -154,13 +157,13 @@ export class MachineService {
    * limit and insert. A concurrent delete is ordered by the update's row lock.
    */
   private async insert(params: unknown[]): Promise<RegisterResult> {
-    const [ip, hostname, mac, extra] = params;
+    const [ip, hostname, mac, extra, actorName, actorAddress] = params;
     return this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
       const updated = await this.update(params, tx);
       if (updated) return updated;
       await this.checkLimit(tx);
-      const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra]);
+      const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra, actorName, actorAddress]);
       if (!row) throw new Error(`machine ${ip} was created while the registration lock was held`);
       return { machine: toMachine(row), created: true, changed: true };
     });
@@ -213,9 +216,9 @@ export class MachineService {
   }
 
   /** By numeric id or by IP address. */
-  async get(ref: string): Promise<Machine | null> {
+  async get(ref: string, q: Queryable = this.db): Promise<Machine | null> {
     const byId = /^\d{1,9}$/.test(ref);
-    const [row] = await this.db.query<MachineRow>(
+    const [row] = await q.query<MachineRow>(
       `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id
        WHERE ${byId ? "m.id = $1::int" : "m.ip_address = $1::inet"}`,
       [ref],
@@ -237,8 +240,23 @@ export class MachineService {
     return rows.map((r) => ({ checked_at: r.checked_at.toISOString(), rtt_ms: r.rtt_ms }));
   }
 
+  /** An operator's notes on a machine; logged (old and new) when they change. */
+  async setNotes(id: number, notes: string, actor: Actor): Promise<Machine | null> {
+    const machine = await this.db.transaction(async (tx) => {
+      const [old] = await tx.query<{ notes: string }>("SELECT notes FROM machines WHERE id = $1 FOR NO KEY UPDATE", [id]);
+      if (!old) return null;
+      if (old.notes === notes) return this.get(String(id), tx);
+      await tx.query("UPDATE machines SET notes = $2, updated_at = now() WHERE id = $1", [id, notes]);
+      const updated = (await this.get(String(id), tx))!;
+      await recordEvent(tx, { kind: "notes_changed", actor, machine: updated, details: { notes: { old: old.notes, new: notes } } });
+      return updated;
+    });
+    if (machine) this.feed.publish({ type: "machine_updated", machine });
+    return machine;
+  }
+
   /** Delete, after writing the machine's full record to the event log in the same transaction. */
-  async remove(id: number): Promise<Machine | null> {
+  async remove(id: number, actor: Actor): Promise<Machine | null> {
     const removed = await this.db.transaction(async (tx) => {
       const [row] = await tx.query<MachineRow>(
         `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id WHERE m.id = $1 FOR UPDATE OF m`,
@@ -246,15 +264,12 @@ export class MachineService {
       );
       if (!row) return null;
       const machine = toMachine(row);
-      await tx.query(
-        `INSERT INTO events (kind, machine_id, ip_address, hostname, details) VALUES ('deleted', $1, $2::inet, $3, $4::text::jsonb)`,
-        [machine.id, machine.ip_address, machine.hostname, JSON.stringify({ machine })],
-      );
+      await recordEvent(tx, { kind: "deleted", actor, machine, details: { machine } });
       await tx.query("DELETE FROM machines WHERE id = $1", [id]);
       return machine;
     });
     if (removed) {
-      this.log.info({ machine_id: id, ip: removed.ip_address, hostname: removed.hostname }, "machine deleted");
+      this.log.info({ machine_id: id, ip: removed.ip_address, hostname: removed.hostname, by: actor.name }, "machine deleted");
       this.feed.publish({ type: "machine_deleted", machine_id: id });
     }
     return removed;

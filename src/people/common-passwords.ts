@@ -1,0 +1,30 @@
+// Passwords attackers try first (from the public breach-frequency lists), lower-case: a new
+// password equal to one of these, in any case, is refused. Small on purpose: the length rule
+// already rules out the short ones, so this holds mostly the long favourites.
+export const COMMON_PASSWORDS: ReadonlySet<string> = new Set([
+  "000000", "0000000000", "0987654321", "111111", "1111111111", "1122334455", "121212",
+  "1212121212", "123123", "123123123", "1231231234", "123321", "1234", "12345", "1234512345",
+  "123456", "1234567", "12345678", "123456789", "1234567890", "1234567891", "12345678910",
+  "123456789a", "1234qwer", "1234qwerasdf", "123abc123abc", "123qwe", "147258369", "1a2b3c4d5e",
+  "1q2w3e4r", "1q2w3e4r5t", "1qaz2wsx", "1qaz2wsx3edc", "2580258025", "27653", "3213213210",
+  "555555", "5555555555", "654321", "666666", "7777777", "7777777777", "8888888888", "987654321",
+  "9876543210", "987654321a", "9999999999", "a123456789", "aa123456", "abc123", "abcd123456",
+  "abcdefg123", "abcdefghij", "access", "admin", "admin12345", "admin123456", "adminadmin",
+  "administrator", "arsenal123", "asdfghjkl", "asdfghjkl1", "asdfghjkl123", "ashley1234",
+  "autumn2025", "barcelona1", "baseball", "baseball123", "batman12345", "changeme", "changeme123",
+  "charlie", "chelsea123", "computer123", "correcthorsebatterystaple", "donald", "dragon",
+  "dragon12345", "football", "football123", "freedom", "googledotcom", "hello", "hunter1234",
+  "iloveyou", "iloveyou1", "iloveyou12", "iloveyou123", "iloveyouforever", "internet123",
+  "jessica123", "jordan2323", "killer1234", "letmein", "letmein123", "letmeinnow", "liverpool1",
+  "lovely", "master", "master1234", "michael", "michael123", "michelle123", "minecraft1",
+  "minecraft123", "monkey", "monkey12345", "mustang", "mypassword", "mypassword1", "mypassword123",
+  "nicole1234", "p@ssw0rd", "p@ssw0rd1", "p@ssw0rd123", "passw0rd", "passw0rd123", "password",
+  "password1", "password12", "password123", "password1234", "password12345", "password2024",
+  "password2025", "password2026", "pokemon123", "princess", "princess123", "q1w2e3r4t5",
+  "q1w2e3r4t5y6", "qazwsx", "qwe123qwe123", "qweasdzxc", "qweasdzxc123", "qwerty", "qwerty123",
+  "qwerty1234", "qwerty12345", "qwertyasdf", "qwertyuiop", "qwertyuiop1", "secret123456", "shadow",
+  "shadow1234", "spring2025", "starwars", "starwars123", "summer2024", "summer2025", "summer2026",
+  "sunshine", "sunshine123", "superman", "superman123", "thisisapassword", "trustno1",
+  "trustno1234", "welcome", "welcome123", "welcome1234", "welcome2025", "welcome2026", "whatever",
+  "whatever123", "winter2024", "winter2025", "winter2026", "zaq12wsx", "zxcvbnm123", "zxcvbnm1234",
+]);
