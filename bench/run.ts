@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   api: async () => (await import("./api.ts")).runApiBench(),
   "ws-fanout": async () => (await import("./ws-fanout.ts")).runWsFanoutBench(),
   dashboard: async () => (await import("./dashboard.ts")).runDashboardBench(),
+  people: async () => (await import("./people.ts")).runPeopleBench(),
 };
 
 const wanted = process.argv.slice(2);
