@@ -4,7 +4,7 @@
 import { ADMIN, median, requireTool, runAlone, startVxman, table, wrk } from "./lib.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const PASSWORD = "bench-user-passphrase";
+const PASSWORD = "a-measured-passphrase";
 
 async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   const out: number[] = [];
@@ -25,7 +25,8 @@ export async function runPeopleBench(): Promise<string> {
     const admin = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
     const post = (path: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
       fetch(`${server.base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
-    await post("/api/users", { username: "bench", role: "admin", password: PASSWORD }, admin);
+    const made = await post("/api/users", { username: "bench", role: "admin", password: PASSWORD }, admin);
+    if (made.status !== 201) throw new Error(`adding the bench user: ${made.status} ${await made.text()}`);
 
     const hash = await timed(10, () => Bun.password.hash(PASSWORD, { algorithm: "argon2id" }));
     const stored = await Bun.password.hash(PASSWORD, { algorithm: "argon2id" });
