@@ -95,6 +95,31 @@ const origins: Parser<string[]> = {
   },
 };
 
+const groupBy: Parser<string> = {
+  accepts: "vni-or-subnet | vni | subnet | label:KEY",
+  parse: (raw) => {
+    const v = raw.trim();
+    return ["vni-or-subnet", "vni", "subnet"].includes(v) || /^label:[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$/.test(v) ? v : undefined;
+  },
+};
+
+const publicUrl: Parser<string> = {
+  accepts: "the dashboard's URL as people open it, e.g. https://vxman.example.org",
+  parse: (raw) => {
+    try {
+      const url = new URL(raw.trim());
+      return ["http:", "https:"].includes(url.protocol) ? url.href.replace(/\/+$/, "") : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+const secretKey: Parser<string> = {
+  accepts: "32 random bytes as 64 hex digits or as base64 (make one with `openssl rand -base64 32`)",
+  parse: (raw) => (/^[0-9a-fA-F]{64}$/.test(raw.trim()) || /^[A-Za-z0-9+/_-]{43}=?$/.test(raw.trim()) ? raw.trim() : undefined),
+};
+
 const hostNames: Parser<string[]> = {
   accepts: "a comma-separated list of host names and IP addresses this server is reached by (no port), e.g. vxman.example.org,198.18.0.1",
   parse: (raw) => {
@@ -119,7 +144,7 @@ const setting = <T>(name: string, parser: Parser<T>, dflt: T, doc: string, defau
   default: dflt,
   doc,
   defaultText,
-  secret: parser === (token as Parser<unknown>) || parser === (databaseUrl as Parser<unknown>),
+  secret: parser === (token as Parser<unknown>) || parser === (databaseUrl as Parser<unknown>) || parser === (secretKey as Parser<unknown>),
 });
 
 const SECOND = 1000;
@@ -159,6 +184,18 @@ export const SETTINGS = {
   trustProxy: setting("TRUST_PROXY", bool, false, "Take the client IP from X-Forwarded-For (only behind your own proxy)."),
   wsMaxPerIp: setting("WS_MAX_PER_IP", integer(1, 10_000), 20, "Open WebSocket connections per client IP."),
   metricsPublic: setting("METRICS_PUBLIC", bool, false, "Serve /metrics without the admin token."),
+  secretKey: setting<string | undefined>("SECRET_KEY", secretKey as Parser<string | undefined>, undefined,
+    "The key that seals secrets at rest (channel settings, SSH credentials). Unset: DATA_DIR/secret.key, made on first start.", "unset: a key file"),
+  publicUrl: setting<string | undefined>("PUBLIC_URL", publicUrl as Parser<string | undefined>, undefined,
+    "The dashboard's URL, for links in notifications.", "unset: no links"),
+  groupBy: setting("GROUP_BY", groupBy, "vni-or-subnet", "What one message groups machines by: their VNI (else subnet), subnet, or a label key."),
+  subnetPrefixV4: setting("SUBNET_PREFIX_V4", integer(8, 32), 24, "Prefix length of the built-in IPv4 subnet groups."),
+  subnetPrefixV6: setting("SUBNET_PREFIX_V6", integer(16, 128), 64, "Prefix length of the built-in IPv6 subnet groups."),
+  groupWait: setting("GROUP_WAIT", duration(0, DAY), 30 * SECOND, "How long the first change of a group waits for others before its message goes out.", "30s"),
+  groupInterval: setting("GROUP_INTERVAL", duration(0, DAY), 5 * 60 * SECOND, "Later changes of a group go out together at most this often.", "5m"),
+  repeatInterval: setting("REPEAT_INTERVAL", duration(0, 30 * DAY), 0, "Remind this often while machines stay down (0: never).", "0 (off)"),
+  notifyRetryBase: setting("NOTIFY_RETRY_BASE", duration(10, DAY), 30 * SECOND, "The first retry of a failed delivery waits this long; each next one twice as long.", "30s"),
+  notifyMaxAttempts: setting("NOTIFY_MAX_ATTEMPTS", integer(1, 100), 8, "Tries of a delivery before it is marked failed."),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

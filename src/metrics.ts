@@ -56,6 +56,12 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly notifications = new client.Counter({
+    name: "vxman_notifications_total",
+    help: "Notification delivery attempts by outcome: sent, retry (failed, tried again later), failed (for good)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
   readonly refusalsNotLogged = new client.Counter({
     name: "vxman_http_refusals_not_logged_total",
     help: "Refused requests (4xx) past the per-client log budget: answered and counted, not logged",

@@ -34,6 +34,10 @@ import { SessionService } from "./people/sessions.ts";
 import { LoginThrottle } from "./people/throttle.ts";
 import { TokenService } from "./people/tokens.ts";
 import { UserService } from "./people/users.ts";
+import { outagesApi } from "./outages/index.ts";
+import { groupOptions, NotificationPipeline } from "./outages/pipeline.ts";
+import type { SecretBox } from "./secrets/box.ts";
+import { loadKeyring } from "./secrets/keyring.ts";
 import { apiDocs, webUi } from "./web/index.ts";
 
 export interface AppDeps {
@@ -44,16 +48,18 @@ export interface AppDeps {
   tokens: ConfiguredTokens;
   /** Started by the caller; with no ICMP socket it still tracks heartbeats and reports "off". */
   monitor: Monitor;
+  /** Seals secrets at rest (channel settings). */
+  box: SecretBox;
 }
 
-export async function createApp({ config, log, db, feed, tokens, monitor }: AppDeps) {
+export async function createApp({ config, log, db, feed, tokens, monitor, box }: AppDeps) {
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
   const users = new UserService(db);
   const sessions = new SessionService(db, { idleMs: config.sessionIdleTimeout, lifetimeMs: config.sessionLifetime });
   const apiTokens = new TokenService(db);
   const monitoring = () => monitor.state;
-  const directory = await MachineDirectory.start(feed, () => machines.all());
+  const directory = await MachineDirectory.start(feed, () => machines.all(), groupOptions(config));
   const live = await LiveHub.start({ feed, loadMachines: async () => directory.all(), config, log, monitoring });
   const metrics = new Metrics({
     machinesByStatus: () => monitor.countByStatus(),
@@ -62,6 +68,8 @@ export async function createApp({ config, log, db, feed, tokens, monitor }: AppD
     wsClients: () => live.clients,
   });
   monitor.onRtt = (ms) => metrics.rtt.observe(ms / 1000);
+  const notifications = new NotificationPipeline(db, box, config, log, metrics);
+  monitor.writer.onTransitionsWritten = () => notifications.poke();
   const web = await webUi();
   const access = accessControl({
     identities: new Identities(tokens, sessions, apiTokens),
@@ -78,7 +86,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor }: AppD
   // instead of being buffered (20 sockets of 15 MiB messages once grew memory by 584 MiB).
   // closeBeforeStop: dashboards' sockets must close before Bun's graceful stop, which waits for them.
   const serve = { maxRequestBodySize: MAX_SOCKET_BODY_BYTES, development: false };
-  return live.closeBeforeStop(new Elysia({ normalize: false, serve, websocket: { maxPayloadLength: MAX_WS_MESSAGE_BYTES } })
+  const app = live.closeBeforeStop(new Elysia({ normalize: false, serve, websocket: { maxPayloadLength: MAX_WS_MESSAGE_BYTES } })
     .use(errorHandling(log, metrics))
     .use(httpMetrics(metrics))
     .use(securityHeaders())
@@ -98,9 +106,13 @@ export async function createApp({ config, log, db, feed, tokens, monitor }: AppD
       access, users, sessions, tokens: apiTokens, throttle: new LoginThrottle(), log, metrics,
       settings: { anonymousRead: config.anonymousRead, sessionLifetimeMs: config.sessionLifetime, trustProxy: config.trustProxy },
     }))
+    .use(outagesApi({ access, db, channels: notifications.channels, silences: notifications.silences, history: notifications.history, publicUrl: config.publicUrl ?? null }))
     .use(metricsApi(metrics))
     .use(live.routes())
     .use(web));
+  // The notification workers run from now on; whoever stops the app stops them first.
+  notifications.start(feed);
+  return Object.assign(app, { notifications });
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -183,7 +195,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
     undo.push(() => monitor.stop()); // flushes pending state, closes the ICMP sockets
     undo.push(startSamplePruning(db, config.sampleRetention, log));
-    const app = await createApp({ config, log, db, feed, tokens, monitor });
+    const box = await loadKeyring({ secretKey: config.secretKey, dataDir: config.dataDir, log });
+    const app = await createApp({ config, log, db, feed, tokens, monitor, box });
+    undo.push(() => app.notifications.stop());
     // reusePort off: a second vxman on the same port must fail to start, not share it silently.
     app.listen({ hostname: config.host, port: config.port, reusePort: false });
     undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001

@@ -7,16 +7,14 @@ import { MAX_BODY_BYTES, tooLarge } from "./guards.ts";
 
 export function jsonBodies() {
   return new Elysia({ name: "json-body" }).onParse({ as: "global" }, async ({ request }) => {
-    // Announced as JSON but empty (Bun gives a Content-Length: 0 body as null): not JSON.
-    if (request.body === null) {
-      if (request.headers.has("content-type")) throw new ApiError(400, "malformed_json", "The request body is empty; send a JSON object.");
-      return;
-    }
+    // An empty body is no body, whatever the content type says (many clients always send one):
+    // a route that needs a body then says so (422), one that takes none does not care.
+    if (request.body === null) return;
     // With a Content-Length (already checked against the limit) the body is read in one go, the
     // fast path; without one it is read chunk by chunk and abandoned early.
     const bytes = request.headers.has("content-length") ? new Uint8Array(await request.arrayBuffer()) : await readAtMost(request.body, MAX_BODY_BYTES);
     if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge(bytes.byteLength);
-    if (bytes.byteLength === 0) throw new ApiError(400, "malformed_json", "The request body is empty; send a JSON object.");
+    if (bytes.byteLength === 0) return;
     try {
       return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch {

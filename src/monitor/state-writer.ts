@@ -112,6 +112,8 @@ export class StateWriter {
   /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
   #otherFailures = 0;
   readonly stats: WriterStats = { flushes: 0, failedFlushes: 0, droppedSamples: 0, droppedEvents: 0 };
+  /** Told after a batch with unreachable/recovered events is committed (the notifications' wake). */
+  onTransitionsWritten: () => void = () => {};
 
   constructor(
     private readonly db: Database,
@@ -193,6 +195,7 @@ export class StateWriter {
     try {
       await this.db.query(FLUSH_SQL, flushParams(batch));
       this.stats.flushes++;
+      if (batch.events.length) this.onTransitionsWritten();
       if (this.#databaseDown) {
         const dropped = { dropped_samples: this.#sampleCap.sinceWrite, dropped_events: this.#eventCap.sinceWrite };
         this.log.info({ events: batch.events.length, samples: batch.samples.length, ...dropped }, "database back: monitor state written");

@@ -34,6 +34,9 @@ export const ACCESS: Record<string, Need> = {
   "POST /api/machines/:machine/heartbeat": "machine",
 
   "GET /api/machines/": "viewer",
+  "GET /api/outages": "viewer",
+  "GET /api/uptime": "viewer",
+  "GET /api/silences": "viewer",
   "GET /api/machines/:machine": "viewer",
   "GET /api/machines/:machine/samples": "viewer",
   "GET /api/events": "viewer",
@@ -47,12 +50,20 @@ export const ACCESS: Record<string, Need> = {
 
   "POST /api/machines/:machine/check": "operator",
   "PATCH /api/machines/:machine": "operator",
+  "POST /api/silences": "operator",
+  "DELETE /api/silences/:id": "operator",
+  "GET /api/notifications": "operator",
 
   "DELETE /api/machines/:machine": "admin",
   "GET /api/users": "admin",
   "POST /api/users": "admin",
   "GET /api/users/:user": "admin",
   "PATCH /api/users/:user": "admin",
+  "GET /api/channels": "admin",
+  "POST /api/channels": "admin",
+  "PATCH /api/channels/:id": "admin",
+  "DELETE /api/channels/:id": "admin",
+  "POST /api/channels/:id/test": "admin",
   "GET /metrics": "metrics",
 };
 

@@ -36,6 +36,9 @@ export class SessionService {
 
   /** A new session for a user who just proved who they are. The secret goes in the cookie. */
   async create(userId: number, client: { address: string | null; userAgent: string | null }): Promise<{ secret: string; id: number; expiresAt: Date }> {
+    // Ended sessions are refused either way; they are cleared out here, at logins, rather than
+    // by a timer that would wake an idle server.
+    await this.prune();
     const secret = newSecret();
     const [row] = await this.db.query<{ id: number; expires_at: Date }>(
       `INSERT INTO sessions (secret_hash, user_id, expires_at, address, user_agent)

@@ -9,6 +9,7 @@ import { openPostgres } from "../../src/db/postgres.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Monitor } from "../../src/monitor/scheduler.ts";
 import { digestOf } from "../../src/people/secrets.ts";
+import { createSecretBox } from "../../src/secrets/box.ts";
 import { createApp, type App } from "../../src/server.ts";
 import { sharedPgCluster } from "./postgres.ts";
 
@@ -62,7 +63,8 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     unavailableReason: "in-process test app: no ICMP socket opened",
     options: { intervalMs: config.pingInterval, timeoutMs: config.pingTimeout, backoffMaxMs: config.backoffMax, failureThreshold: config.failureThreshold },
   });
-  const app = await createApp({ config, log: silentLogger, db, feed, tokens, monitor });
+  const box = await createSecretBox(new Uint8Array(32).fill(7)); // a fixed test key
+  const app = await createApp({ config, log: silentLogger, db, feed, tokens, monitor, box });
   return {
     app,
     db,
@@ -80,6 +82,7 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
       return app.handle(new Request(`http://localhost${path}`, { method, body, headers }));
     },
     async close() {
+      await app.notifications.stop();
       if (app.server) await app.stop();
       await monitor.stop();
       await db!.close();

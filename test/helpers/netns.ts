@@ -6,7 +6,7 @@
 //   afterAll(destroyAllTestHosts);            // also on failure (leftovers of crashed runs
 //                                             // are reaped by the next createTestHost)
 //
-// Every host gets its own /29 of 198.18.0.0/15: .1 root side and .2 namespace side of a veth
+// Every host gets its own /29 of 198.18.0.0/16 (198.19.0.0/16 holds whole test segments): .1 root side and .2 namespace side of a veth
 // pair (a /30), and a few spare addresses for routing tricks; the rest of the /29 has an
 // `unreachable` route. So has the whole /15 in the root namespace (added if missing): nothing
 // in that range leaves the machine; the hosts' more specific routes win over it. Names carry a per-run prefix
@@ -26,6 +26,8 @@ export interface TestHost {
   hostIp: string;
   /** MAC of the host's interface. */
   mac: string;
+  /** The host's interface (inside the namespace). */
+  dev: string;
   /**
    * An address routed to this host, which it answers with ICMP "host unreachable" (it
    * forwards into an `unreachable` route of its own): the real ICMP error path.
@@ -41,7 +43,7 @@ export interface TestHost {
 }
 
 const RANGE = "198.18.0.0/15";
-const BLOCKS = 1 << 14; // /29 blocks in the /15
+const BLOCKS = 1 << 13; // /29 blocks in 198.18.0.0/16 (198.19.0.0/16 is for test segments)
 const prefix = `vxt-${process.pid}`;
 const live = new Map<string, () => void>();
 let counter = 0;
@@ -137,6 +139,7 @@ export async function createTestHost(): Promise<TestHost> {
       ip,
       hostIp,
       mac,
+      dev: inside,
       unroutedIp: blockAddress(block, 6),
       async unreachableBehind() {
         if (behind) return behind;
@@ -155,6 +158,54 @@ export async function createTestHost(): Promise<TestHost> {
     cleanup();
     throw err;
   }
+}
+
+export interface TestSegment {
+  /** The namespace host that answers for every address of the segment. */
+  host: TestHost;
+  /** The segment's addresses (up to 1,000, in one /22 of 198.19.0.0/16). */
+  ips: string[];
+  stopAnswering(): Promise<void>;
+  answerAgain(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A whole segment behind one test host: `count` addresses that all answer (and all stop, at
+ * once), like the machines of a VXLAN segment behind a switch that dies. One namespace holds
+ * them all, routed to from here; 198.19.0.0/16 is inside the test range that never leaves the
+ * machine.
+ */
+export async function createTestSegment(count: number): Promise<TestSegment> {
+  if (count < 1 || count > 1000) throw new Error("a test segment has 1 to 1,000 addresses");
+  const host = await createTestHost();
+  const base = freeSegment();
+  const prefix = `198.19.${base}.0/22`;
+  const ips = Array.from({ length: count }, (_, i) => `198.19.${base + Math.floor(i / 250)}.${(i % 250) + 1}`);
+  const release = async () => {
+    runSync(["ip", "route", "del", prefix]);
+    await host.destroy();
+  };
+  try {
+    const batch = Bun.spawn(["ip", "-n", host.name, "-batch", "-"], { stdin: new Blob([ips.map((ip) => `addr add ${ip}/32 dev ${host.dev}\n`).join("")]), stderr: "pipe" });
+    if ((await batch.exited) !== 0) throw new Error(`adding the segment's addresses failed: ${await new Response(batch.stderr).text()}`);
+    await run(["ip", "route", "add", prefix, "via", host.ip]);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return { host, ips, stopAnswering: host.stopAnswering, answerAgain: host.answerAgain, destroy: release };
+}
+
+/** A /22 of 198.19.0.0/16 that no route or address here uses yet: its third octet. */
+function freeSegment(): number {
+  const used = runSync(["ip", "-4", "route", "show"]).out + runSync(["ip", "-4", "-o", "addr", "show"]).out;
+  const start = ((process.pid + counter) % 64) * 4;
+  for (let i = 0; i < 64; i++) {
+    const third = (start + i * 4) % 256;
+    if (![0, 1, 2, 3].some((k) => used.includes(`198.19.${third + k}.`))) return third;
+  }
+  throw new Error("no free /22 left in 198.19.0.0/16");
 }
 
 /** A fresh veth can take a moment to report carrier; wait for it (at most ~2 s). */

@@ -26,6 +26,7 @@ function bigMachine(id: number, round: number): Machine {
     status: "active",
     // About 8 KiB, the largest extra_data a machine may send.
     extra_data: { round, blob: "x".repeat(8000) },
+    labels: [],
     notes: "",
     created_at: now,
     updated_at: now,

@@ -12,6 +12,7 @@ const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {
   mac_address: `52:54:00:00:00:${id.toString(16).padStart(2, "0")}`,
   status: "active",
   extra_data: {},
+  labels: [],
   notes: "",
   created_at: "2026-01-01T00:00:00.000Z",
   updated_at: "2026-01-01T00:00:00.000Z",

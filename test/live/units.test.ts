@@ -14,6 +14,7 @@ const machine = (id: number, extra: Partial<Machine> = {}): Machine => ({
   mac_address: "52:54:00:00:00:01",
   status: "active",
   extra_data: {},
+  labels: [],
   notes: "",
   created_at: "2026-01-01T00:00:00.000Z",
   updated_at: "2026-01-01T00:00:00.000Z",

@@ -5,6 +5,7 @@
 // arrive here at once and reach the database in its next batch (within about a second).
 import type { ChangeFeed } from "../../changes.ts";
 import { applyEvent, type BroadcastChange } from "../../live/protocol.ts";
+import { groupsOf, type GroupOptions } from "../../outages/groups.ts";
 import type { ListQuery, Machine } from "./model.ts";
 
 export class MachineDirectory {
@@ -13,12 +14,12 @@ export class MachineDirectory {
    *  then a join of strings, not 10,000 objects serialised again for every request. */
   readonly #json = new Map<number, string>();
 
-  private constructor() {}
+  private constructor(private readonly groups: GroupOptions) {}
 
   /** Follow the feed from now on, then load what the database has (changes that arrive during
    *  the load are applied over it, so none falls in between). */
-  static async start(feed: ChangeFeed, loadAll: () => Promise<Machine[]>): Promise<MachineDirectory> {
-    const directory = new MachineDirectory();
+  static async start(feed: ChangeFeed, loadAll: () => Promise<Machine[]>, groups: GroupOptions): Promise<MachineDirectory> {
+    const directory = new MachineDirectory(groups);
     let duringLoad: BroadcastChange[] | null = [];
     feed.subscribe((change) => {
       if (change.type === "machine_seen") return;
@@ -42,7 +43,7 @@ export class MachineDirectory {
   }
 
   /** A page as JSON text, ready to send: {"items": [...], "total", "limit", "offset"}. Filter by
-   *  status, search hostname/IP/MAC (substring, any case), in id order. */
+   *  status, label and group, search hostname/IP/MAC/labels (substring, any case), in id order. */
   listJson(query: ListQuery): string {
     const { items, total, limit, offset } = this.#select(query);
     const json = items.map((id) => this.#jsonOf(id)).join(",");
@@ -58,6 +59,8 @@ export class MachineDirectory {
     let total = 0;
     for (const m of this.#byId.values()) {
       if (query.status && m.status !== query.status) continue;
+      if (query.label && !m.labels.includes(query.label)) continue;
+      if (query.group && !groupsOf(m, this.groups).includes(query.group)) continue;
       if (needle && !matches(m, needle)) continue;
       if (total >= offset && items.length < limit) items.push(m.id);
       total++;
@@ -73,5 +76,8 @@ export class MachineDirectory {
 }
 
 function matches(m: Machine, needle: string): boolean {
-  return m.hostname.toLowerCase().includes(needle) || m.ip_address.includes(needle) || m.mac_address.includes(needle);
+  return (
+    m.hostname.toLowerCase().includes(needle) || m.ip_address.includes(needle) || m.mac_address.includes(needle) ||
+    m.labels.some((l) => l.toLowerCase().includes(needle))
+  );
 }

@@ -112,13 +112,13 @@ export function machinesApi({ access, service, directory, monitor }: MachinesDep
       "/:machine",
       async ({ params, body, actor }) => {
         const machine = await existing(service, params.machine);
-        return (await service.setNotes(machine.id, body.notes ?? machine.notes, actor)) ?? existing(service, params.machine);
+        return (await service.edit(machine.id, body, actor)) ?? existing(service, params.machine);
       },
       {
         params: MachineRef,
         body: MachinePatch,
         response: Machine,
-        detail: { summary: "Change a machine's notes (operator)", description: "The change is logged with who made it." },
+        detail: { summary: "Change a machine's notes or labels (operator)", description: "Labels given replace the machine's labels. Each change is logged with who made it." },
       },
     )
     .post(

@@ -2,6 +2,7 @@
 // schemas (`typeof X.static`), so the docs, the validation and the code cannot disagree.
 import { t } from "elysia";
 import { fieldError } from "../../http/errors.ts";
+import { Label, Labels } from "../../outages/model.ts";
 import { HOSTNAME_PATTERN, MAC_PATTERN } from "./address.ts";
 
 /** The largest id (and page offset) there can be: ids are PostgreSQL integers. */
@@ -28,6 +29,7 @@ export const RegisterBody = t.Object(
       error: "must be a MAC address such as 52:54:00:12:34:56, 52-54-00-12-34-56 or 5254.0012.3456",
       examples: ["52:54:00:12:34:56"],
     }),
+    labels: t.Optional(Labels),
     extra_data: t.Optional(
       t.Record(t.String(), t.Unknown(), {
         error: "must be a JSON object of at most 8 KiB (system information such as os, arch, vni)",
@@ -50,6 +52,7 @@ export const Machine = t.Object({
   mac_address: t.String({ description: "lower-case, colon-separated" }),
   status: t.Union([t.Literal("active"), t.Literal("unreachable")]),
   extra_data: t.Record(t.String(), t.Unknown()),
+  labels: t.Array(t.String(), { description: "key=value labels, sorted" }),
   notes: t.String({ description: "What operators wrote about the machine" }),
   created_at: Time,
   updated_at: Time,
@@ -64,8 +67,9 @@ export type Machine = typeof Machine.static;
 export const MachinePatch = t.Object(
   {
     notes: t.Optional(t.String({ maxLength: 2000, pattern: "^[^\\u0000]*$", error: "must be at most 2000 characters, without NUL" })),
+    labels: t.Optional(Labels),
   },
-  { additionalProperties: false, minProperties: 1, error: "send notes" },
+  { additionalProperties: false, minProperties: 1, error: "send notes or labels" },
 );
 export type MachinePatch = typeof MachinePatch.static;
 
@@ -81,7 +85,9 @@ export const CheckResult = t.Object({
 export const ListQuery = t.Object({
   status: t.Optional(t.Union([t.Literal("active"), t.Literal("unreachable")], { error: "must be active or unreachable" })),
   // No NUL: PostgreSQL text cannot hold one, so the search would fail instead of matching nothing.
-  q: t.Optional(t.String({ maxLength: 255, pattern: "^[^\\u0000]*$", error: "must be at most 255 characters, without NUL", description: "Matches hostname, IP or MAC (substring, case-insensitive)." })),
+  q: t.Optional(t.String({ maxLength: 255, pattern: "^[^\\u0000]*$", error: "must be at most 255 characters, without NUL", description: "Matches hostname, IP, MAC or a label (substring, case-insensitive)." })),
+  label: t.Optional(Label),
+  group: t.Optional(t.String({ maxLength: 100, error: 'must be a group such as "vni 4096" or "subnet 198.18.0.0/24"' })),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100, error: fieldError("limit", "must be a whole number from 1 to 10000") })),
   // Bounded: a number past PostgreSQL's bigint made the query fail (a 500); past the last machine a page is just empty.
   offset: t.Optional(t.Integer({ minimum: 0, maximum: MAX_INT32, default: 0, error: fieldError("offset", `must be a whole number from 0 to ${MAX_INT32}`) })),

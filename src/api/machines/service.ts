@@ -8,12 +8,13 @@ import { recordEvent, type Actor } from "../events/record.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../../http/errors.ts";
 import { normalizeMac } from "./address.ts";
-import type { Machine, RegisterBody } from "./model.ts";
+import { normalizeLabels } from "../../outages/groups.ts";
+import type { Machine, MachinePatch, RegisterBody } from "./model.ts";
 
 /** The columns of the Machine JSON, from machines `m` and ping_state `p`. */
 export const MACHINE_COLUMNS = `
   m.id, m.hostname, host(m.ip_address) AS ip_address, m.mac_address::text AS mac_address,
-  m.status, m.extra_data, m.notes, m.created_at, m.updated_at, greatest(m.last_seen, p.last_reply_at) AS last_seen,
+  m.status, m.extra_data, m.labels, m.notes, m.created_at, m.updated_at, greatest(m.last_seen, p.last_reply_at) AS last_seen,
   coalesce(p.consecutive_failures, 0) AS consecutive_failures, p.last_rtt_ms,
   p.last_checked_at, p.next_check_at`;
 
@@ -56,9 +57,10 @@ const TOUCH_UNCHANGED = `
 WITH hit AS (
   SELECT m.id, t.n, p.consecutive_failures, p.last_rtt_ms, p.last_checked_at, p.next_check_at, p.last_reply_at
   FROM machines m
-  JOIN unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, n)
+  JOIN unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[], $5::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, labels, n)
     ON m.ip_address = t.ip AND m.hostname = t.hostname AND m.mac_address = t.mac
    AND (t.extra IS NULL OR m.extra_data = t.extra::jsonb)
+   AND (t.labels IS NULL OR m.labels = string_to_array(t.labels, E'\n'))
   LEFT JOIN ping_state p ON p.machine_id = m.id
   ORDER BY m.id FOR NO KEY UPDATE OF m
 )
@@ -70,14 +72,15 @@ RETURNING p.n::int AS n, ${MACHINE_COLUMNS}`;
 // old and new values of whatever changed. Returns no row when the IP is not registered.
 const UPDATE_BY_IP = `
 WITH old AS (
-  SELECT id, hostname, mac_address, extra_data FROM machines WHERE ip_address = $1::inet FOR NO KEY UPDATE
+  SELECT id, hostname, mac_address, extra_data, labels FROM machines WHERE ip_address = $1::inet FOR NO KEY UPDATE
 ), upd AS (
   UPDATE machines m SET
     hostname = $2,
     mac_address = $3::macaddr,
     extra_data = coalesce($4::text::jsonb, m.extra_data),
-    updated_at = CASE WHEN (m.hostname, m.mac_address, m.extra_data)
-                   IS DISTINCT FROM ($2, $3::macaddr, coalesce($4::text::jsonb, m.extra_data))
+    labels = coalesce(string_to_array($5, E'\n'), m.labels),
+    updated_at = CASE WHEN (m.hostname, m.mac_address, m.extra_data, m.labels)
+                   IS DISTINCT FROM ($2, $3::macaddr, coalesce($4::text::jsonb, m.extra_data), coalesce(string_to_array($5, E'\n'), m.labels))
                  THEN now() ELSE m.updated_at END,
     last_seen = now()
   FROM old WHERE m.id = old.id
@@ -85,23 +88,24 @@ WITH old AS (
     'hostname',    CASE WHEN old.hostname <> m.hostname THEN jsonb_build_object('old', old.hostname, 'new', m.hostname) END,
     'mac_address', CASE WHEN old.mac_address <> m.mac_address
                         THEN jsonb_build_object('old', old.mac_address::text, 'new', m.mac_address::text) END,
-    'extra_data',  CASE WHEN old.extra_data <> m.extra_data THEN jsonb_build_object('old', old.extra_data, 'new', m.extra_data) END
+    'extra_data',  CASE WHEN old.extra_data <> m.extra_data THEN jsonb_build_object('old', old.extra_data, 'new', m.extra_data) END,
+    'labels',      CASE WHEN old.labels <> m.labels THEN jsonb_build_object('old', to_jsonb(old.labels), 'new', to_jsonb(m.labels)) END
   )) AS changes
 ), event AS (
   INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor, actor_address)
-  SELECT 'updated', id, ip_address::inet, hostname, changes, $5, $6 FROM upd WHERE changes <> '{}'::jsonb
+  SELECT 'updated', id, ip_address::inet, hostname, changes, $6, $7 FROM upd WHERE changes <> '{}'::jsonb
 )
 SELECT *, changes <> '{}'::jsonb AS changed FROM upd`;
 
 const INSERT_MACHINE = `
 WITH ins AS (
-  INSERT INTO machines AS m (hostname, ip_address, mac_address, extra_data)
-  VALUES ($1, $2::inet, $3::macaddr, coalesce($4::text::jsonb, '{}'::jsonb))
+  INSERT INTO machines AS m (hostname, ip_address, mac_address, extra_data, labels)
+  VALUES ($1, $2::inet, $3::macaddr, coalesce($4::text::jsonb, '{}'::jsonb), coalesce(string_to_array($5, E'\n'), '{}'))
   ON CONFLICT (ip_address) DO NOTHING
   RETURNING ${MACHINE_COLUMNS_OF_M}
 ), event AS (
   INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor, actor_address)
-  SELECT 'registered', id, ip_address::inet, hostname, jsonb_build_object('mac_address', mac_address, 'extra_data', extra_data), $5, $6
+  SELECT 'registered', id, ip_address::inet, hostname, jsonb_build_object('mac_address', mac_address, 'extra_data', extra_data, 'labels', to_jsonb(labels)), $6, $7
   FROM ins
 )
 SELECT * FROM ins`;
@@ -127,7 +131,10 @@ export class MachineService {
 
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
   async register(ip: string, body: RegisterBody, actor: Actor): Promise<RegisterResult> {
-    const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data)];
+    // Labels travel as one string per machine (no label holds a newline): a batch's rows of
+    // different lengths could not be one text[][] parameter.
+    const labels = body.labels === undefined ? null : normalizeLabels(body.labels).join("\n");
+    const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data), labels];
     // Unchanged re-registrations write no event, so they are batched without an actor.
     const withActor = [...params, actor.name, actor.address];
     const result = (await this.touches.submit(params)) ?? (await this.update(withActor)) ?? (await this.insert(withActor));
@@ -137,7 +144,7 @@ export class MachineService {
 
   /** One statement for a batch of re-registrations; null for each one that did not match. */
   private async touchMany(batch: unknown[][]): Promise<(RegisterResult | null)[]> {
-    const columns = [0, 1, 2, 3].map((c) => batch.map((params) => params[c]));
+    const columns = [0, 1, 2, 3, 4].map((c) => batch.map((params) => params[c]));
     const rows = await this.db.query<MachineRow & { n: number }>(TOUCH_UNCHANGED, columns);
     const results: (RegisterResult | null)[] = batch.map(() => null);
     for (const { n, ...row } of rows) results[n - 1] = { machine: toMachine(row), created: false, changed: false };
@@ -157,13 +164,13 @@ export class MachineService {
    * limit and insert. A concurrent delete is ordered by the update's row lock.
    */
   private async insert(params: unknown[]): Promise<RegisterResult> {
-    const [ip, hostname, mac, extra, actorName, actorAddress] = params;
+    const [ip, hostname, mac, extra, labels, actorName, actorAddress] = params;
     return this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
       const updated = await this.update(params, tx);
       if (updated) return updated;
       await this.checkLimit(tx);
-      const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra, actorName, actorAddress]);
+      const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra, labels, actorName, actorAddress]);
       if (!row) throw new Error(`machine ${ip} was created while the registration lock was held`);
       return { machine: toMachine(row), created: true, changed: true };
     });
@@ -240,15 +247,20 @@ export class MachineService {
     return rows.map((r) => ({ checked_at: r.checked_at.toISOString(), rtt_ms: r.rtt_ms }));
   }
 
-  /** An operator's notes on a machine; logged (old and new) when they change. */
-  async setNotes(id: number, notes: string, actor: Actor): Promise<Machine | null> {
+  /** An operator's change of a machine's notes or labels; each change logged (old and new). */
+  async edit(id: number, patch: MachinePatch, actor: Actor): Promise<Machine | null> {
     const machine = await this.db.transaction(async (tx) => {
-      const [old] = await tx.query<{ notes: string }>("SELECT notes FROM machines WHERE id = $1 FOR NO KEY UPDATE", [id]);
+      const [old] = await tx.query<{ notes: string; labels: string[] }>("SELECT notes, labels FROM machines WHERE id = $1 FOR NO KEY UPDATE", [id]);
       if (!old) return null;
-      if (old.notes === notes) return this.get(String(id), tx);
-      await tx.query("UPDATE machines SET notes = $2, updated_at = now() WHERE id = $1", [id, notes]);
+      const notes = patch.notes ?? old.notes;
+      const labels = patch.labels === undefined ? old.labels : normalizeLabels(patch.labels);
+      const notesChanged = notes !== old.notes;
+      const labelsChanged = labels.join("\n") !== old.labels.join("\n");
+      if (!notesChanged && !labelsChanged) return this.get(String(id), tx);
+      await tx.query("UPDATE machines SET notes = $2, labels = $3, updated_at = now() WHERE id = $1", [id, notes, labels]);
       const updated = (await this.get(String(id), tx))!;
-      await recordEvent(tx, { kind: "notes_changed", actor, machine: updated, details: { notes: { old: old.notes, new: notes } } });
+      if (notesChanged) await recordEvent(tx, { kind: "notes_changed", actor, machine: updated, details: { notes: { old: old.notes, new: notes } } });
+      if (labelsChanged) await recordEvent(tx, { kind: "labels_changed", actor, machine: updated, details: { labels: { old: old.labels, new: labels } } });
       return updated;
     });
     if (machine) this.feed.publish({ type: "machine_updated", machine });

@@ -1,0 +1,64 @@
+// What a message says: one per group and kind, whatever its channel (each channel lays it out
+// in its own markup from these fields). Pure functions.
+import { randomUUID } from "node:crypto";
+import { formatDuration, machineLine } from "./channels/format.ts";
+import type { Notification, NotificationKind, NotifiedMachine } from "./channels/index.ts";
+
+/** The first machines a message lists; `total` says how many there are in all. */
+export const MAX_MACHINES_LISTED = 50;
+const LINES_IN_TEXT = 10;
+
+const WHAT: Record<NotificationKind, [one: string, many: string]> = {
+  unreachable: ["is unreachable", "machines unreachable"],
+  recovered: ["recovered", "machines recovered"],
+  still_unreachable: ["is still unreachable", "machines still unreachable"],
+  registered: ["registered", "machines registered"],
+  deleted: ["was deleted", "machines deleted"],
+  mac_changed: ["changed its MAC address", "machines changed their MAC address"],
+  run_failed: ["failed a job run", "machines failed a job run"],
+  test: ["test", "test"],
+};
+
+export interface Group {
+  by: string;
+  value: string;
+  /** As people read it: "vni 4096", "subnet 198.18.0.0/24", "role=db". */
+  key: string;
+}
+
+function titleOf(kind: NotificationKind, group: Group, machines: NotifiedMachine[]): string {
+  const [one, many] = WHAT[kind];
+  if (machines.length === 1) {
+    const m = machines[0]!;
+    const after = kind === "recovered" && m.outage_seconds !== null ? ` after ${formatDuration(m.outage_seconds)}` : "";
+    return `${m.hostname} (${m.ip_address}) ${one}${after} — ${group.key}`;
+  }
+  return `${machines.length} ${many} in ${group.key}`;
+}
+
+/** Dashboard link: one machine's page, or the dashboard; null without PUBLIC_URL. */
+function linkOf(publicUrl: string | null, machines: NotifiedMachine[]): string | null {
+  if (!publicUrl) return null;
+  const base = publicUrl.replace(/\/+$/, "");
+  return machines.length === 1 ? `${base}/#/machines/${machines[0]!.id}` : `${base}/`;
+}
+
+export function render(kind: NotificationKind, group: Group, machines: NotifiedMachine[], at: string, publicUrl: string | null): Notification {
+  const url = linkOf(publicUrl, machines);
+  const listed = machines.slice(0, MAX_MACHINES_LISTED);
+  const lines = listed.slice(0, LINES_IN_TEXT).map((m) => machineLine(m, at));
+  if (machines.length > LINES_IN_TEXT) lines.push(`…and ${machines.length - LINES_IN_TEXT} more`);
+  if (url) lines.push(url);
+  return {
+    version: 1,
+    id: randomUUID(),
+    kind,
+    group: { by: group.by, value: group.value },
+    title: titleOf(kind, group, machines),
+    text: lines.join("\n"),
+    machines: listed,
+    total: machines.length,
+    at,
+    url,
+  };
+}
