@@ -1,7 +1,8 @@
 // The dashboard's entry, bundled by scripts/assets.ts into dist/web/app.js.
 import { render } from "preact";
+import { Session } from "./lib/session.ts";
 import { MachineStore } from "./lib/store.ts";
 import { App } from "./ui/app.ts";
 import { html } from "./ui/html.ts";
 
-render(html`<${App} store=${new MachineStore()} />`, document.getElementById("app")!);
+render(html`<${App} store=${new MachineStore()} session=${new Session()} />`, document.getElementById("app")!);

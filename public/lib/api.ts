@@ -1,41 +1,67 @@
-// The dashboard's HTTP calls: one place that adds the token and turns every failure into a
-// sentence a person can act on.
+// The dashboard's HTTP calls: one place that turns every failure into a sentence a person can
+// act on, and that notices when the session under the page has ended or changed. The session is an
+// HttpOnly cookie the browser sends by itself: no secret passes through this code.
 import type { Machine } from "../../src/api/machines/model.ts";
-import { session } from "./session.ts";
+
+interface FieldProblem {
+  field: string;
+  message: string;
+}
 
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The server's error code (`own_account`, `monitoring_off`…), when it sent one. */
+    readonly code?: string,
+    readonly details: FieldProblem[] = [],
   ) {
     super(message);
+  }
+
+  /** What the server said about one field of the request (a 422), to show beside that field. */
+  about(field: string): string | undefined {
+    return this.details.find((d) => d.field === field)?.message;
   }
 }
 
 /** Words for a failed call: the server's own message when it sent one. */
-function explain(status: number, serverMessage: string | undefined): string {
-  if (status === 401) return `Not logged in: ${serverMessage ?? "this needs a token"} Use "Log in" with the admin token.`;
-  if (status === 403) return `Not allowed: ${serverMessage ?? "the token you logged in with does not allow this"}`;
-  if (status === 429) return "Too many requests from this browser; wait a minute and try again.";
+function explain(status: number, serverMessage: string | undefined, retryAfter: string | null): string {
+  if (status === 403) return `Not allowed: ${serverMessage ?? "your role does not allow this"}`;
+  if (status === 429) return `${serverMessage ?? "Too many requests from this browser."} Try again in ${retryAfter ? `${retryAfter} s` : "a minute"}.`;
   if (status >= 500) return `The server could not do this (${status}): ${serverMessage ?? "try again shortly"}`;
   return serverMessage ?? `The server answered ${status}.`;
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+let refused: (status: 401 | 403) => void = () => {};
+
+/** Told of every 401 (the session has ended under the page) and 403 (the role may have changed)
+ *  so the page can ask who it is now. */
+export function onRefused(listener: (status: 401 | 403) => void): void {
+  refused = listener;
+}
+
+export interface CallOptions {
+  method?: string;
+  body?: unknown;
+  /** A 401 here is an answer (a wrong password), not a sign the session ended. */
+  loggingIn?: boolean;
+}
+
+export async function api<T>(path: string, { method = "GET", body, loggingIn = false }: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
-  const token = session.token();
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (init.body !== undefined) headers["content-type"] = "application/json";
+  if (body !== undefined) headers["content-type"] = "application/json";
   let res: Response;
   try {
-    res = await fetch(path, { method: init.method ?? "GET", headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiFailure(0, "Cannot reach the vxman server (network error). Check the connection; the page retries by itself.");
   }
   if (res.status === 204) return undefined as T;
-  const body = (await res.json().catch(() => undefined)) as { message?: string } | undefined;
-  if (!res.ok) throw new ApiFailure(res.status, explain(res.status, body?.message));
-  return body as T;
+  const answer = (await res.json().catch(() => undefined)) as { error?: string; message?: string; details?: FieldProblem[] } | undefined;
+  if (res.ok) return answer as T;
+  if ((res.status === 401 && !loggingIn) || res.status === 403) refused(res.status);
+  throw new ApiFailure(res.status, explain(res.status, answer?.message, res.headers.get("retry-after")), answer?.error, answer?.details ?? []);
 }
 
 /** Every machine, page by page (the list endpoint returns at most 10,000 at a time). */

@@ -1,9 +1,11 @@
 // The dashboard's end of /ws/status: connect, take the snapshot, apply numbered events, and on
 // any break (server restart, network, a gap in seq, being cut for lagging) reconnect with
-// exponential backoff and start over from a fresh snapshot.
+// exponential backoff and start over from a fresh snapshot. The browser's session cookie opens the
+// socket (same origin); a refused one (401 before the upgrade) looks like any other close, so the
+// page asks GET /api/session on every break rather than knocking forever.
 import type { MonitoringState } from "../../src/api/health/index.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
-import { encodeTokenProtocol, LIVE_PROTOCOL, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { LIVE_PROTOCOL, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
 
 export type LiveState =
   | { kind: "connecting" }
@@ -40,10 +42,7 @@ export class LiveConnection {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
 
-  constructor(
-    private readonly handlers: LiveHandlers,
-    private readonly token: () => string | null,
-  ) {}
+  constructor(private readonly handlers: LiveHandlers) {}
 
   start(): void {
     this.#stopped = false;
@@ -58,20 +57,11 @@ export class LiveConnection {
     ws?.close(1000, "dashboard closed");
   }
 
-  /** Drop the connection and connect again now (e.g. after logging in with a token). */
-  restart(): void {
-    this.stop();
-    this.#attempt = 0;
-    this.start();
-  }
-
   #connect(): void {
     clearTimeout(this.#timer);
     this.handlers.state({ kind: "connecting" });
-    const token = this.token();
-    const protocols = token ? [LIVE_PROTOCOL, encodeTokenProtocol(token)] : [LIVE_PROTOCOL];
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/status`;
-    const ws = new WebSocket(url, protocols);
+    const ws = new WebSocket(url, [LIVE_PROTOCOL]);
     this.#ws = ws;
     this.#seq = -1;
     ws.onmessage = (ev) => {

@@ -1,33 +1,81 @@
-// Who is using this tab: nobody, a reader (READ_TOKEN) or the admin. The token lives in
-// sessionStorage: it survives a reload but not closing the tab, and other sites cannot read it.
-export type Role = "anonymous" | "reader" | "admin";
+// Who is using this dashboard, as the server says (GET /api/session). The session itself is an
+// HttpOnly cookie this code never sees, so nothing is kept in web storage: a reload asks again.
+import type { WhoAmI } from "../../src/people/model.ts";
+import { atLeast, type Role } from "../../src/people/roles.ts";
+import { api, onRefused } from "./api.ts";
 
-const TOKEN_KEY = "vxman.token";
-const ROLE_KEY = "vxman.role";
-const listeners = new Set<() => void>();
+export type { Role };
 
-export const session = {
-  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
-  role: (): Role => (sessionStorage.getItem(TOKEN_KEY) ? ((sessionStorage.getItem(ROLE_KEY) as Role | null) ?? "reader") : "anonymous"),
-  logIn(token: string, role: Exclude<Role, "anonymous">) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    sessionStorage.setItem(ROLE_KEY, role);
-    for (const l of listeners) l();
-  },
-  logOut() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(ROLE_KEY);
-    for (const l of listeners) l();
-  },
-  subscribe(listener: () => void): () => void {
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  },
+/** What the dashboard offers each role. The server's access table (src/people/access.ts) has
+ *  the last word; this only keeps the page from showing what a role cannot use. */
+export const may = {
+  check: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  editNotes: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  deleteMachines: (role: Role | null) => role === "admin",
+  manageUsers: (role: Role | null) => role === "admin",
+  readAudit: (role: Role | null) => role === "admin",
 };
 
-/** Which role a token opens, asked of the server (GET /api/whoami changes nothing). */
-export async function roleOf(token: string): Promise<Role> {
-  const res = await fetch("/api/whoami", { headers: { authorization: `Bearer ${token}` } });
-  if (!res.ok) return "anonymous";
-  return ((await res.json()) as { role: Role }).role;
+export class Session {
+  /** Null until the server has answered once. */
+  who: WhoAmI | null = null;
+  /** Set when this page was logged in and the session ended under it (expired, revoked, idle). */
+  ended = false;
+  readonly #listeners = new Set<() => void>();
+
+  constructor() {
+    // 401: the session is gone. 403: perhaps an admin changed this user's role meanwhile.
+    onRefused((status) => (status === 401 ? this.#lost() : void this.refresh().catch(() => {})));
+  }
+
+  get role(): Role | null {
+    return this.who?.role ?? null;
+  }
+
+  /** Logged in as a user (not just reading anonymously). */
+  get user() {
+    return this.who?.user ?? null;
+  }
+
+  /** The machine list may be shown: logged in, or reads are open to all. */
+  get canRead(): boolean {
+    return !!this.who && (this.who.authenticated || this.who.anonymous_read);
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Asks the server who this page is; notices a session that ended since the last answer. */
+  async refresh(): Promise<void> {
+    const next = await api<WhoAmI>("/api/session");
+    if (this.who?.authenticated && !next.authenticated) this.ended = true;
+    this.#set(next);
+  }
+
+  async logIn(username: string, password: string): Promise<void> {
+    await api("/api/session", { method: "POST", body: { username, password }, loggingIn: true });
+    this.ended = false;
+    await this.refresh();
+  }
+
+  async logOut(): Promise<void> {
+    await api("/api/session", { method: "DELETE" });
+    this.ended = false;
+    this.#set({ ...this.who!, authenticated: false, via: "anonymous", role: null, user: null });
+  }
+
+  /** A call was refused with 401: drop to logged out now, then ask the server to be sure. */
+  #lost() {
+    if (!this.who?.authenticated) return;
+    this.ended = true;
+    this.#set({ ...this.who, authenticated: false, via: "anonymous", role: null, user: null });
+    void this.refresh().catch(() => {});
+  }
+
+  #set(who: WhoAmI) {
+    this.who = who;
+    for (const l of this.#listeners) l();
+  }
 }

@@ -57,6 +57,13 @@ export class MachineStore {
     this.#changedNow();
   }
 
+  /** A machine as a call of ours just returned it (the socket brings the same change shortly). */
+  put(machine: Machine): void {
+    this.machines.set(machine.id, machine);
+    this.membersVersion++;
+    this.#changedNow();
+  }
+
   remove(id: number): void {
     if (!this.machines.delete(id)) return;
     this.membersVersion++;

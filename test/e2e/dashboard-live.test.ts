@@ -1,14 +1,15 @@
 // The dashboard in Chromium against an in-process vxman app (the same createApp the binary runs,
 // with dist/web from the checkout), where the test holds the change feed. Status updates are
 // published on it exactly as the ICMP monitor publishes them, which lets the red row, its
-// delete button and the words for failures be tested without a network to break.
+// delete button and the words for failures be tested without a network to break; and each test
+// has a server of its own, so it can choose who exists and whether anyone may read.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Change } from "../../src/changes.ts";
-import { ADMIN_TOKEN, loopbackIp, machineBody, testApp, type TestApp } from "../helpers/app.ts";
-import { ARTIFACTS, launchBrowser, type Browser, type WatchedPage } from "../helpers/browser.ts";
+import { admin, ADMIN_TOKEN, loopbackIp, machineBody, testApp, type TestApp } from "../helpers/app.ts";
+import { addUser, ARTIFACTS, launchBrowser, logIn, tabTo, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
 import { needs } from "../helpers/requirements.ts";
 
 const haveChromium = needs("chromium");
@@ -65,18 +66,21 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
     return p;
   }
 
-  async function logIn(p: WatchedPage, token: string) {
-    await p.page.getByRole("button", { name: "Log in", exact: true }).click();
-    await p.page.getByLabel("Token").fill(token);
-    await p.page.getByLabel("Token").press("Enter");
-    await p.page.getByRole("button", { name: "Log out" }).waitFor();
+  /** A page logged in as `user`, with the list live. */
+  async function openAs(base: string, user: TestUser, viewport?: { width: number; height: number }): Promise<WatchedPage> {
+    const p = await open(base, viewport);
+    await logIn(p, user);
+    await p.page.locator('[data-state="connected"]').waitFor();
+    return p;
   }
+
+  const machineStatus = (base: string, id: number) => fetch(`${base}/api/machines/${id}`, { headers: admin }).then((r) => r.status);
 
   test("a machine turns red live, with the word; the row is highlighted; counts follow", async () => {
     await withApp({}, async (t, base) => {
       const m = await register(base, 1);
       await register(base, 2);
-      const p = await open(base);
+      const p = await openAs(base, await addUser(base, ADMIN_TOKEN, "vera", "viewer"));
       const row = p.page.locator(`[role="row"][data-id="${m.id}"]`);
       await row.getByText("active").waitFor();
       t.feed.publish(unreachable(m.id));
@@ -85,9 +89,9 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
       expect(await row.getAttribute("class")).toMatch(/flash-[ab]/);
       expect(await p.page.locator('[data-count="unreachable"]').textContent()).toBe("1");
       expect(await p.page.locator('[data-count="active"]').textContent()).toBe("1");
-      // Read-only: no delete button, and the page says how to log in.
+      // A viewer: no delete button, and her role said in the header.
       expect(await row.getByRole("button", { name: /Delete/ }).count()).toBe(0);
-      await p.page.getByText("To delete machines,").waitFor();
+      await p.page.locator(".menu-button .tag").getByText("viewer").waitFor();
       expect(p.problems).toEqual([]);
       await p.page.close();
     });
@@ -97,10 +101,9 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
     await withApp({}, async (t, base) => {
       const m = await register(base, 3);
       const keep = await register(base, 4);
-      const admin = await open(base);
-      const phone = await open(base, { width: 375, height: 812 });
-      await logIn(admin, ADMIN_TOKEN);
-      await logIn(phone, ADMIN_TOKEN);
+      const adam = await addUser(base, ADMIN_TOKEN, "adam", "admin");
+      const admin = await openAs(base, adam);
+      const phone = await openAs(base, adam, { width: 375, height: 812 });
       t.feed.publish(unreachable(m.id));
       const button = admin.page.locator(`[role="row"][data-id="${m.id}"]`).getByRole("button", { name: `Delete ${m.hostname} (${m.ip_address})` });
       await button.waitFor();
@@ -116,14 +119,14 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
       await dialog.getByText(m.mac_address).waitFor();
       await dialog.getByRole("button", { name: "Cancel" }).click();
       await dialog.waitFor({ state: "detached" });
-      expect((await fetch(`${base}/api/machines/${m.id}`)).status).toBe(200);
+      expect(await machineStatus(base, m.id)).toBe(200);
 
       await button.click();
       await dialog.getByRole("button", { name: "Delete", exact: true }).click();
       await admin.page.locator(`[data-id="${m.id}"]`).waitFor({ state: "detached" });
       await phone.page.locator(`[data-id="${m.id}"]`).waitFor({ state: "detached" });
       await admin.page.waitForFunction(() => document.activeElement?.id === "machines-h"); // focus not lost
-      expect((await fetch(`${base}/api/machines/${m.id}`)).status).toBe(404);
+      expect(await machineStatus(base, m.id)).toBe(404);
       for (const p of [admin, phone]) {
         expect(p.problems).toEqual([]);
         await p.page.close();
@@ -131,20 +134,24 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
     });
   }, 60_000);
 
-  test("failures are said in words: a token that stopped working (403), the server gone (network)", async () => {
+  test("failures are said in words: a role taken away meanwhile (403), the server gone (network)", async () => {
     await withApp({}, async (t, base) => {
       const m = await register(base, 5);
-      const p = await open(base);
-      await logIn(p, ADMIN_TOKEN);
+      const adam = await addUser(base, ADMIN_TOKEN, "adam", "admin");
+      const p = await openAs(base, adam);
       t.feed.publish(unreachable(m.id));
       const button = p.page.locator(`[data-id="${m.id}"]`).getByRole("button", { name: /^Delete/ });
-      // The admin token was rotated on the server: this tab still holds the old one.
-      await p.page.evaluate(() => sessionStorage.setItem("vxman.token", "an-old-admin-token-0123456789"));
       await button.click();
+      // Another admin makes adam a viewer while his page still offers what admins may do.
+      const demoted = await fetch(`${base}/api/users/${adam.id}`, { method: "PATCH", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ role: "viewer" }) });
+      expect(demoted.status).toBe(200);
       const dialog = p.page.getByRole("dialog");
       await dialog.getByRole("button", { name: "Delete", exact: true }).click();
       await dialog.getByRole("alert").getByText("Not allowed").waitFor();
-      expect((await fetch(`${base}/api/machines/${m.id}`)).status).toBe(200);
+      expect(await machineStatus(base, m.id)).toBe(200);
+      // The refusal made the page ask who it is: it now shows him as a viewer, without delete buttons.
+      await p.page.locator(".menu-button .tag").getByText("viewer").waitFor();
+      await button.waitFor({ state: "detached" });
 
       await t.app.stop();
       await p.page.locator('[data-state="reconnecting"]').waitFor();
@@ -155,17 +162,89 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
     });
   }, 60_000);
 
-  test("with READ_TOKEN set: 401 in words until logged in, then the list and the live socket", async () => {
-    const READ_TOKEN = "read-token-for-the-browser-0123";
-    await withApp({ READ_TOKEN }, async (t, base) => {
+  test("reads need a login: the login form (no list, no socket) until logged in, then the list live", async () => {
+    await withApp({}, async (t, base) => {
       await register(base, 6);
+      const vera = await addUser(base, ADMIN_TOKEN, "vera", "viewer");
       const p = await open(base);
-      await p.page.getByRole("alert").getByText("Not logged in").waitFor();
-      await logIn(p, READ_TOKEN);
+      await p.page.getByRole("heading", { name: "Log in" }).waitFor();
+      expect(await p.page.locator(".badge, [data-id]").count()).toBe(0);
+      expect(p.networkErrors).toEqual([]); // not even a refused socket
+      await logIn(p, vera);
       await p.page.locator('[data-state="connected"]').waitFor();
       await p.page.getByText("node-6").waitFor();
-      await p.page.locator(".who").getByText("read-only token").waitFor();
       expect(await p.page.getByRole("alert").count()).toBe(0);
+      expect(p.problems).toEqual([]);
+      await p.page.close();
+    });
+  }, 60_000);
+
+  test("ANONYMOUS_READ: the list without a login; keyboard: Tab reaches Log in, the dialog takes focus, Esc gives it back, Enter logs in", async () => {
+    await withApp({ ANONYMOUS_READ: "true" }, async (t, base) => {
+      const m = await register(base, 7);
+      const vera = await addUser(base, ADMIN_TOKEN, "vera", "viewer");
+      t.feed.publish(unreachable(m.id));
+      const p = await open(base);
+      await p.page.locator('[data-state="connected"]').waitFor();
+      await p.page.locator(`[data-id="${m.id}"]`).getByText("unreachable").waitFor();
+      await p.page.getByText("Anyone may read this dashboard; log in to do more.").waitFor();
+      expect(await p.page.locator(`[data-id="${m.id}"]`).getByRole("button").count()).toBe(0);
+      expect(await tabTo(p, p.page.getByRole("button", { name: "Log in", exact: true }))).toBe(true);
+      await p.page.keyboard.press("Enter");
+      await p.page.waitForFunction(() => document.activeElement?.id === "login-username");
+      await p.page.keyboard.press("Escape");
+      await p.page.getByRole("dialog").waitFor({ state: "detached" });
+      await p.page.waitForFunction(() => document.activeElement?.textContent === "Log in");
+      await p.page.keyboard.press("Enter");
+      await p.page.waitForFunction(() => document.activeElement?.id === "login-username");
+      await p.page.keyboard.type(vera.username);
+      await p.page.keyboard.press("Tab");
+      await p.page.keyboard.type("not-the-password-000");
+      await p.page.keyboard.press("Enter");
+      await p.page.getByRole("dialog").getByRole("alert").getByText("Wrong user name or password.").waitFor();
+      await p.page.keyboard.press("Control+A");
+      await p.page.keyboard.type(vera.password);
+      await p.page.keyboard.press("Enter");
+      await p.page.locator(".menu-button .user-name").getByText("vera").waitFor();
+      await p.page.locator('[data-state="connected"]').waitFor();
+      expect(await p.page.locator(`[data-id="${m.id}"]`).getByRole("button").count()).toBe(0); // still a viewer
+      expect(p.problems).toEqual([]);
+      await p.page.close();
+    });
+  }, 60_000);
+
+  test("before the first user: how to make one on the server; then the login form", async () => {
+    await withApp({}, async (t, base) => {
+      const p = await open(base);
+      const box = p.page.locator(".no-users");
+      await box.getByText("No user exists yet.").waitFor();
+      expect(await box.locator("code").textContent()).toBe("vxman user add NAME --role admin");
+      expect(await p.page.getByLabel("Password", { exact: true }).count()).toBe(0);
+      await p.page.screenshot({ path: join(ARTIFACTS, "dashboard-no-users.png") });
+      const first = await addUser(base, ADMIN_TOKEN, "root-admin", "admin");
+      await box.getByRole("button", { name: "Check again" }).click();
+      await logIn(p, first);
+      expect(p.problems).toEqual([]);
+      await p.page.close();
+    });
+  }, 60_000);
+
+  test("a throttled login says how long to wait (429, Retry-After)", async () => {
+    await withApp({}, async (t, base) => {
+      await addUser(base, ADMIN_TOKEN, "vera", "viewer");
+      const p = await open(base);
+      await p.page.getByLabel("User name", { exact: true }).fill("vera");
+      // Five failures are free; then each attempt must wait (1 s, 2 s, …) or is refused.
+      let status = 0;
+      for (let i = 0; i < 10 && status !== 429; i++) {
+        await p.page.getByLabel("Password", { exact: true }).fill(`wrong-password-${i}-xyz`);
+        const answer = p.page.waitForResponse((r) => r.url() === `${base}/api/session` && r.request().method() === "POST");
+        await p.page.getByRole("button", { name: "Log in", exact: true }).click();
+        status = (await answer).status();
+      }
+      expect(status).toBe(429);
+      await p.page.getByRole("alert").getByText(/^Too many failed logins; wait before trying again\. Try again in \d+ s\.$/).waitFor();
+      await p.page.screenshot({ path: join(ARTIFACTS, "dashboard-login-throttled.png") });
       expect(p.problems).toEqual([]);
       await p.page.close();
     });
@@ -176,7 +255,7 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
       const ms = [];
       for (const n of [10, 11, 12, 13]) ms.push(await register(base, n));
       t.feed.publish(unreachable(ms[2]!.id));
-      const p = await open(base);
+      const p = await openAs(base, await addUser(base, ADMIN_TOKEN, "vera", "viewer"));
       const hosts = () => p.page.locator('[role="row"][data-id] .c-host').allTextContents();
       // The list redraws just after the input event: poll (bounded) instead of racing it.
       const listShows = async (expected: string[]) => {

@@ -1,13 +1,13 @@
 // The dashboard in a real browser (Debian's Chromium via playwright-core) against the compiled
 // binary started alone in an empty folder, monitoring for real (fast timings): machines register
 // with real HTTP PUTs of loopback addresses or of a test host in a network namespace this test
-// creates, which stops answering on cue. Every page is checked for script errors, CSP
-// violations and alert dialogs.
+// creates, which stops answering on cue. Reads need a login: each page logs in as a user of the
+// role it needs. Every page is checked for script errors, CSP violations and alert dialogs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "../../src/api/machines/model.ts";
-import { ARTIFACTS, launchBrowser, type Browser, type WatchedPage } from "../helpers/browser.ts";
+import { addUser, ARTIFACTS, launchBrowser, logIn, tabTo, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
 import { createTestHost, type TestHost } from "../helpers/netns.ts";
 import { needs } from "../helpers/requirements.ts";
@@ -26,13 +26,18 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
   let served: ServedBinary;
   let browser: Browser;
   let host: TestHost;
+  let viewer: TestUser;
+  let adminUser: TestUser;
   let mac = 0x10;
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     host = await createTestHost();
     served = await serveBinary({ ADMIN_TOKEN, RATE_LIMIT: "0", ...FAST_MONITOR });
     browser = await launchBrowser();
+    viewer = await addUser(served.base, ADMIN_TOKEN, "vera", "viewer");
+    adminUser = await addUser(served.base, ADMIN_TOKEN, "adam", "admin");
   }, 90_000);
   afterAll(async () => {
     try {
@@ -54,18 +59,13 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     return res.json();
   }
 
-  async function open(viewport = DESKTOP, hash = ""): Promise<WatchedPage> {
+  /** A page of its own, logged in (a viewer unless told otherwise) and live. */
+  async function open(viewport = DESKTOP, hash = "", user = viewer): Promise<WatchedPage> {
     const p = await browser.page(viewport);
     await p.page.goto(`${served.base}/${hash}`);
+    await logIn(p, user);
     await p.page.locator('[data-state="connected"]').waitFor();
     return p;
-  }
-
-  async function logIn(p: WatchedPage) {
-    await p.page.getByRole("button", { name: "Log in", exact: true }).click();
-    await p.page.getByLabel("Token").fill(ADMIN_TOKEN);
-    await p.page.getByLabel("Token").press("Enter");
-    await p.page.locator(".who").getByText("admin").waitFor();
   }
 
   /** Waits (bounded by the page timeout) until the focused element has this text or type. */
@@ -77,8 +77,9 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
       },
       what,
     );
-  const status = (id: number) => fetch(`${served.base}/api/machines/${id}`).then((r) => r.status);
-  const machineStatus = (id: number) => fetch(`${served.base}/api/machines/${id}`).then(async (r) => (await r.json()).status as string);
+  const machine = (id: number) => fetch(`${served.base}/api/machines/${id}`, { headers: admin });
+  const status = (id: number) => machine(id).then((r) => r.status);
+  const machineStatus = (id: number) => machine(id).then(async (r) => (await r.json()).status as string);
   const noHorizontalScroll = (p: WatchedPage) =>
     p.page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
 
@@ -122,12 +123,16 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
       body: JSON.stringify({ hostname: XSS, mac_address: "52:54:00:e2:01:01" }),
     });
     expect(refused.status).toBe(422);
-    // ...but extra_data is free-form, keys and values.
+    // ...but extra_data is free-form, keys and values, and so are an operator's notes.
     const m = await register("127.6.0.3", { hostname: "xss-probe", extra_data: { note: XSS, [XSS]: "key" } });
+    const noted = await fetch(`${served.base}/api/machines/${m.id}`, { method: "PATCH", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ notes: XSS }) });
+    expect(noted.status).toBe(200);
     const p = await open(DESKTOP, `#/machines/${m.id}`);
     await p.page.locator("#detail-h").getByText("xss-probe").waitFor();
     await p.page.locator(".extra dd").getByText(XSS, { exact: true }).waitFor();
     await p.page.locator(".extra dt").getByText(XSS, { exact: true }).waitFor();
+    await p.page.locator(".notes-text").getByText(XSS, { exact: true }).waitFor();
+    await p.page.locator('.events li[data-kind="notes_changed"] .actor').getByText("admin-token").waitFor();
     expect(await p.page.locator("#app img").count()).toBe(0);
     await Bun.sleep(300); // an injected onerror would have fired by now
     expect(p.problems).toEqual([]); // no alert dialog, no error
@@ -140,8 +145,7 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     await waitFor("the monitor to find it unreachable", async () => (await machineStatus(victim.id)) === "unreachable", 15_000);
     const watcher = await open();
     await watcher.page.locator(`[data-id="${victim.id}"]`).waitFor();
-    const admin = await open(DESKTOP);
-    await logIn(admin);
+    const admin = await open(DESKTOP, "", adminUser);
     await admin.page.evaluate((id) => (location.hash = `#/machines/${id}`), victim.id);
     const deleteButton = admin.page.getByRole("button", { name: "Delete machine" });
     const dialog = admin.page.getByRole("dialog");
@@ -165,7 +169,7 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     const alive = await register("127.6.0.4", { hostname: "stays" });
     await admin.page.evaluate((id) => (location.hash = `#/machines/${id}`), alive.id);
     await admin.page.locator("#detail-h").getByText("stays").waitFor();
-    await waitFor("a check of the live machine", async () => (await fetch(`${served.base}/api/machines/${alive.id}`).then((r) => r.json())).last_rtt_ms !== null);
+    await waitFor("a check of the live machine", async () => (await machine(alive.id).then((r) => r.json())).last_rtt_ms !== null);
     expect(await deleteButton.count()).toBe(0);
     await admin.page.evaluate((id) => (location.hash = `#/machines/${id}`), victim.id);
     expect(await watcher.page.locator(`[data-id="${victim.id}"]`).count()).toBe(1);
@@ -181,28 +185,30 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     await watcher.page.close();
   }, 60_000);
 
-  test("keyboard: Tab reaches Log in, the dialog takes focus, Esc gives it back, Enter logs in", async () => {
-    const p = await open();
-    const login = p.page.getByRole("button", { name: "Log in", exact: true });
-    let reached = false;
-    for (let i = 0; i < 10 && !reached; i++) {
-      await p.page.keyboard.press("Tab");
-      reached = await login.evaluate((el) => el === document.activeElement);
-    }
-    expect(reached).toBe(true);
-    await p.page.keyboard.press("Enter");
+  test("keyboard: the login form starts on the user name, Enter logs in (a wrong password first); the user menu opens and Esc closes it", async () => {
+    const p = await browser.page(DESKTOP);
+    await p.page.goto(`${served.base}/`);
+    await p.page.waitForFunction(() => document.activeElement?.id === "login-username");
+    await p.page.keyboard.type(viewer.username);
+    await p.page.keyboard.press("Tab");
     await focusOn(p, { type: "password" });
+    await p.page.keyboard.type("not-the-password-000");
+    await p.page.keyboard.press("Enter");
+    await p.page.getByRole("alert").getByText("Wrong user name or password.").waitFor();
+    await focusOn(p, { type: "password" });
+    await p.page.keyboard.press("Control+A");
+    await p.page.keyboard.type(viewer.password);
+    await p.page.keyboard.press("Enter");
+    await p.page.locator('[data-state="connected"]').waitFor();
+    const menu = p.page.locator(".menu-button");
+    expect(await tabTo(p, menu)).toBe(true);
+    await p.page.keyboard.press("Enter");
+    await p.page.getByRole("link", { name: "My sessions" }).waitFor();
+    await p.page.keyboard.press("Tab");
+    await focusOn(p, { text: "Change password" });
     await p.page.keyboard.press("Escape");
-    await p.page.getByRole("dialog").waitFor({ state: "detached" });
-    await focusOn(p, { text: "Log in" });
-    await p.page.keyboard.press("Enter");
-    await focusOn(p, { type: "password" });
-    await p.page.keyboard.type("not-the-admin-token-000");
-    await p.page.keyboard.press("Enter");
-    await p.page.getByRole("dialog").getByRole("alert").getByText("did not accept").waitFor();
-    await p.page.getByLabel("Token").fill(ADMIN_TOKEN);
-    await p.page.keyboard.press("Enter");
-    await p.page.locator(".who").getByText("admin").waitFor();
+    await p.page.getByRole("link", { name: "My sessions" }).waitFor({ state: "hidden" });
+    expect(await menu.evaluate((el) => el === document.activeElement)).toBe(true); // focus given back
     expect(p.problems).toEqual([]);
     await p.page.close();
   }, 60_000);
@@ -231,7 +237,7 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     const list = await noHorizontalScroll(phone);
     expect(list.scroll).toBeLessThanOrEqual(list.client);
     const small = await phone.page.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>("button:not(.link), input, select")]
+      [...document.querySelectorAll<HTMLElement>("button:not(.link), input, select, summary")]
         .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().height < 44)
         .map((el) => el.outerHTML.slice(0, 80)),
     );
@@ -243,7 +249,7 @@ describe.skipIf(!haveChromium || !haveNetns)("dashboard in Chromium, served by t
     await phone.page.getByText("No samples yet").or(phone.page.locator(".chart")).waitFor();
     const detail = await noHorizontalScroll(phone);
     expect(detail.scroll).toBeLessThanOrEqual(detail.client);
-    const value = phone.page.getByText("a-value-that-must-stay-on-screen");
+    const value = phone.page.locator(".extra dd").getByText("a-value-that-must-stay-on-screen");
     const box = (await value.boundingBox())!;
     expect(box.x).toBeGreaterThanOrEqual(0);
     expect(box.x + box.width).toBeLessThanOrEqual(PHONE.width);
