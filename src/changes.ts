@@ -19,6 +19,8 @@ export type Change =
       is_alive: boolean;
       /** RTT in ms of the check that caused this update; null when it failed. */
       response_time: number | null;
+      /** A ping check (true), or a heartbeat or re-registration (false): only checks make the strip of recent checks. */
+      checked: boolean;
       last_seen: string;
       consecutive_failures: number;
       last_checked_at: string | null;

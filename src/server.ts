@@ -25,7 +25,7 @@ import { Metrics } from "./metrics.ts";
 import { IcmpUnavailableError, Pinger } from "./monitor/pinger.ts";
 import { startSamplePruning } from "./monitor/retention.ts";
 import { Monitor, type Prober } from "./monitor/scheduler.ts";
-import { accessControl } from "./people/access.ts";
+import { accessControl, accessStillHeld } from "./people/access.ts";
 import { resolveAdminToken } from "./people/admin-token.ts";
 import { Identities, type ConfiguredTokens } from "./people/identity.ts";
 import { peopleApi } from "./people/index.ts";
@@ -60,7 +60,12 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
   const apiTokens = new TokenService(db);
   const monitoring = () => monitor.state;
   const directory = await MachineDirectory.start(feed, () => machines.all(), groupOptions(config));
-  const live = await LiveHub.start({ feed, loadMachines: async () => directory.all(), config, log, monitoring });
+  const identities = new Identities(tokens, sessions, apiTokens);
+  const accessOptions = { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic };
+  const live = await LiveHub.start({
+    feed, loadMachines: async () => directory.all(), config, log, monitoring,
+    stillAllowed: accessStillHeld(identities, accessOptions, config.trustProxy),
+  });
   const metrics = new Metrics({
     machinesByStatus: () => monitor.countByStatus(),
     pingStats: () => monitor.pingStats,
@@ -72,8 +77,8 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
   monitor.writer.onTransitionsWritten = () => notifications.poke();
   const web = await webUi();
   const access = accessControl({
-    identities: new Identities(tokens, sessions, apiTokens),
-    options: { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic },
+    identities,
+    options: accessOptions,
     trustProxy: config.trustProxy,
     publicPaths: new Set(web.routes.map((r) => r.path)),
     log,
@@ -103,7 +108,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
     .use(enrolApi({ trustProxy: config.trustProxy }))
     .use(eventsApi(access, events))
     .use(peopleApi({
-      access, users, sessions, tokens: apiTokens, throttle: new LoginThrottle(), log, metrics,
+      access, users, sessions, tokens: apiTokens, throttle: new LoginThrottle(), log, metrics, onAccessChanged: () => live.recheckSoon(),
       settings: { anonymousRead: config.anonymousRead, sessionLifetimeMs: config.sessionLifetime, trustProxy: config.trustProxy },
     }))
     .use(outagesApi({ access, db, channels: notifications.channels, silences: notifications.silences, history: notifications.history, publicUrl: config.publicUrl ?? null }))

@@ -10,6 +10,8 @@ export const BACKPRESSURE_LIMIT = 4 * 1024 * 1024;
 
 interface Client {
   ip: string;
+  /** The upgrade request's headers: its credentials are checked again when access may have changed. */
+  headers: Record<string, string | undefined>;
   /** BACKPRESSURE_LIMIT plus the snapshot this socket was sent: a slow link still gets to
    *  download a big snapshot without being cut by the first change that follows it. */
   allowance: number;
@@ -29,11 +31,11 @@ export class Clients {
   }
 
   /** Registers the socket, or says why not (the reason fits a close frame: < 123 bytes). */
-  admit(ws: ServerWebSocket<unknown>, ip: string, snapshotBytes: number): string | null {
+  admit(ws: ServerWebSocket<unknown>, ip: string, snapshotBytes: number, headers: Record<string, string | undefined> = {}): string | null {
     const held = this.#perIp.get(ip) ?? 0;
     if (held >= this.maxPerIp) return `too many live connections from ${ip.slice(0, 45)} (WS_MAX_PER_IP=${this.maxPerIp})`;
     this.#perIp.set(ip, held + 1);
-    this.#all.set(ws, { ip, allowance: this.backpressureLimit + snapshotBytes });
+    this.#all.set(ws, { ip, headers, allowance: this.backpressureLimit + snapshotBytes });
     return null;
   }
 
@@ -64,6 +66,11 @@ export class Clients {
     let sum = 0;
     for (const ws of this.#all.keys()) sum += ws.getBufferedAmount();
     return sum;
+  }
+
+  /** Every open socket with the headers it was opened with. */
+  entries(): [ServerWebSocket<unknown>, Record<string, string | undefined>][] {
+    return [...this.#all].map(([ws, c]) => [ws, c.headers]);
   }
 
   closeAll(code: number, reason: string): void {

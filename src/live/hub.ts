@@ -24,7 +24,15 @@ export interface LiveHubDeps {
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
   monitoring: () => MonitoringState;
+  /** Whether the credentials a socket opened with still give the right to read (a session can
+   *  end, a token be revoked, a user be disabled). Unset: sockets are never re-checked. */
+  stillAllowed?: (headers: Record<string, string | undefined>) => Promise<boolean>;
 }
+
+/** Close code for a socket whose session or token no longer allows it (a private-use code). */
+export const CLOSE_ACCESS_ENDED = 4001;
+/** Open sockets' credentials are checked again this often (ends, expiries, other instances' revocations). */
+const RECHECK_MS = 60_000;
 
 export class LiveHub {
   #seq = 0;
@@ -38,6 +46,8 @@ export class LiveHub {
   readonly #coalescer = new Coalescer<BroadcastChange>((changes) => this.#publish(changes));
   readonly #unsubscribe: () => void;
   readonly sockets: Clients;
+  #recheck: Timer | undefined;
+  #recheckSoon: Timer | undefined;
 
   private constructor(readonly deps: LiveHubDeps) {
     this.sockets = new Clients(deps.config.wsMaxPerIp);
@@ -102,10 +112,43 @@ export class LiveHub {
     this.#server.publish(STATUS_TOPIC, JSON.stringify(msg));
   }
 
+  /** A socket was admitted: its credentials are re-checked every minute while any is open. */
+  watchAccess(): void {
+    if (!this.deps.stillAllowed || this.#recheck) return;
+    this.#recheck = setInterval(() => void this.recheckAccess(), RECHECK_MS);
+  }
+
+  /** Access may have changed (a logout, a revocation, a disabled user): re-check soon. */
+  recheckSoon(): void {
+    this.#recheckSoon ??= setTimeout(() => {
+      this.#recheckSoon = undefined;
+      void this.recheckAccess();
+    }, 50);
+  }
+
+  /** Closes (4001) every socket whose credentials no longer allow reading. */
+  async recheckAccess(): Promise<void> {
+    const { stillAllowed } = this.deps;
+    if (!stillAllowed) return;
+    const entries = this.sockets.entries();
+    if (entries.length === 0) {
+      clearInterval(this.#recheck);
+      this.#recheck = undefined;
+      return;
+    }
+    for (const [ws, headers] of entries) {
+      if (await stillAllowed(headers).catch(() => true)) continue; // a database hiccup is not a revocation
+      this.sockets.remove(ws);
+      ws.close(CLOSE_ACCESS_ENDED, "your session or token no longer allows this; log in again");
+    }
+  }
+
   /** Close every dashboard socket and stop following the feed (for good: the server is stopping). */
   close(code = 1001, reason = "server shutting down"): void {
     this.#unsubscribe();
     this.#coalescer.close();
+    clearInterval(this.#recheck);
+    clearTimeout(this.#recheckSoon);
     this.sockets.closeAll(code, reason);
   }
 

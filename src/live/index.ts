@@ -41,11 +41,12 @@ export function liveRoutes(hub: LiveHub) {
       const ip = clientIp(raw.remoteAddress, ws.data.headers["x-forwarded-for"], config.trustProxy);
       // One synchronous step: no change can be published between the snapshot and the subscribe.
       const snapshot = hub.snapshot();
-      const refused = hub.sockets.admit(raw, ip, snapshot.length);
+      const refused = hub.sockets.admit(raw, ip, snapshot.length, ws.data.headers);
       if (refused) {
         raw.close(CLOSE_POLICY, refused);
         return;
       }
+      hub.watchAccess();
       raw.send(hub.hello());
       raw.send(snapshot);
       raw.subscribe(STATUS_TOPIC);

@@ -27,6 +27,9 @@ export const LIVE_PROTOCOL = "vxman";
  *  a WebSocket, and a token in the URL would end up in access logs. */
 export const TOKEN_PROTOCOL_PREFIX = "bearer.";
 
+/** How many of the last checks a machine carries (its strip of green and red marks). */
+export const RECENT_CHECKS = 30;
+
 /** Apply one event to a machine list keyed by id. Unknown machines' status updates are ignored. */
 export function applyEvent(machines: Map<number, Machine>, event: BroadcastChange): void {
   switch (event.type) {
@@ -49,6 +52,7 @@ export function applyEvent(machines: Map<number, Machine>, event: BroadcastChang
         next_check_at: event.next_check_at,
         // last_rtt_ms is the RTT of the last *successful* check: a failure keeps the old one.
         last_rtt_ms: event.response_time ?? m.last_rtt_ms,
+        recent_checks: event.checked ? (m.recent_checks + (event.is_alive ? "1" : "0")).slice(-RECENT_CHECKS) : m.recent_checks,
       });
     }
   }

@@ -287,6 +287,7 @@ export class Monitor {
       status: w.status,
       is_alive: check.isAlive,
       response_time: check.rttMs,
+      checked: check.sampled,
       last_seen: iso(w.lastSeen),
       consecutive_failures: w.failures,
       last_checked_at: w.lastCheckedAt === null ? null : iso(w.lastCheckedAt),

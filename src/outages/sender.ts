@@ -4,7 +4,8 @@
 // leaves its message to be taken again. A failure worth retrying (5xx, 429, network, timeout)
 // is tried again with exponential backoff and jitter (8 tries over about an hour by default);
 // one that is not (4xx, bad settings) fails at once. Each channel sends at most
-// max_per_minute messages a minute; the rest wait their turn.
+// max_per_minute messages a minute; the rest wait their turn (counted per instance's pass: two
+// instances sending at the same moment may together go a little over).
 //
 // What cannot be promised: a sender killed after the receiver took the message but before the
 // outcome was written sends it again after the claim lapses. The message keeps its id (the
@@ -77,14 +78,28 @@ export class Sender {
 
   async #pass(): Promise<number | null> {
     const claimed = await this.#claim();
-    const channels = new Map<number, OpenChannel | null>();
-    await Promise.all(claimed.map((c) => this.#deliver(c, channels)));
+    // Per channel, in order (a channel's messages keep their order), channels side by side.
+    const byChannel = Map.groupBy(claimed, (c) => c.channel_id);
+    await Promise.all([...byChannel].map(([id, messages]) => this.#deliverAll(id, messages)));
     if (claimed.length === CLAIM_BATCH) return Date.now();
     const [next] = await this.db.query<{ at: Date | null }>(
       `SELECT min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE claimed_until END) AS at
        FROM notifications WHERE status IN ('pending', 'sending')`,
     );
     return next?.at?.getTime() ?? null;
+  }
+
+  async #deliverAll(channelId: number | null, messages: Claimed[]) {
+    const channel = channelId === null ? null : await this.channels.openOne(channelId).catch(() => null);
+    if (!channel) {
+      for (const c of messages) await this.#record(c, { ok: false, retry: false, status: "no channel", detail: "the channel was deleted" });
+      return;
+    }
+    let allowance = channel.maxPerMinute - (await this.#sentLastMinute(channel.id));
+    for (const c of messages) {
+      if (allowance-- <= 0) await this.#postpone(c);
+      else await this.#deliver(c, channel);
+    }
   }
 
   async #claim(): Promise<Claimed[]> {
@@ -100,17 +115,7 @@ export class Sender {
     );
   }
 
-  async #deliver(c: Claimed, cache: Map<number, OpenChannel | null>) {
-    const channel = c.channel_id === null ? null : await this.#channel(c.channel_id, cache);
-    if (!channel) return this.#record(c, { ok: false, retry: false, status: "no channel", detail: "the channel was deleted or disabled" });
-    if (await this.#overRate(channel)) {
-      // Over its rate: back in the queue for a little later, this try not counted.
-      await this.db.query(
-        "UPDATE notifications SET status = 'pending', attempts = attempts - 1, next_attempt_at = now() + interval '5 seconds', claimed_until = NULL WHERE id = $1",
-        [c.id],
-      );
-      return;
-    }
+  async #deliver(c: Claimed, channel: OpenChannel) {
     const kind = CHANNEL_KINDS[channel.kind];
     const delivery: Delivery = kind
       ? await kind.send(channel.settings, c.payload, AbortSignal.any([AbortSignal.timeout(SEND_TIMEOUT_MS), this.#stopping.signal]))
@@ -118,17 +123,20 @@ export class Sender {
     await this.#record(c, delivery);
   }
 
-  async #channel(id: number, cache: Map<number, OpenChannel | null>): Promise<OpenChannel | null> {
-    if (!cache.has(id)) cache.set(id, await this.channels.openOne(id).then((ch) => ch, () => null));
-    return cache.get(id)!;
+  /** Over its channel's rate: back in the queue for a little later, this try not counted. */
+  async #postpone(c: Claimed) {
+    await this.db.query(
+      "UPDATE notifications SET status = 'pending', attempts = attempts - 1, next_attempt_at = now() + interval '5 seconds', claimed_until = NULL WHERE id = $1",
+      [c.id],
+    );
   }
 
-  async #overRate(channel: OpenChannel): Promise<boolean> {
+  async #sentLastMinute(channelId: number): Promise<number> {
     const [row] = await this.db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM notifications WHERE channel_id = $1 AND sent_at > now() - interval '1 minute'",
-      [channel.id],
+      [channelId],
     );
-    return (row?.n ?? 0) >= channel.maxPerMinute;
+    return row?.n ?? 0;
   }
 
   async #record(c: Claimed, d: Delivery) {

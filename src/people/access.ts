@@ -137,5 +137,23 @@ export function accessControl({ identities, options, trustProxy, publicPaths, lo
   });
 }
 
+/**
+ * Whether the credentials in a request's headers still give `need` now: for connections that
+ * outlive their request (a dashboard's WebSocket), checked again when access may have changed.
+ */
+export function accessStillHeld(identities: Identities, options: AccessOptions, trustProxy: boolean, need: Need = "viewer") {
+  return async (headers: Record<string, string | undefined>): Promise<boolean> => {
+    const h = new Headers(Object.entries(headers).filter((e): e is [string, string] => e[1] !== undefined));
+    const request = new Request(`http://${h.get("host") ?? "localhost"}/`, { headers: h });
+    try {
+      const identity = await identities.of({ method: "GET", headers: h, ownOrigin: ownOrigin(request, trustProxy) });
+      return accessProblem(need, identity, options) === null;
+    } catch (err) {
+      if (err instanceof ApiError) return false; // a token no longer valid, a cookie used cross-site
+      throw err;
+    }
+  };
+}
+
 /** Open routes that still care who is asking: who-am-I. */
 const needsIdentity = (method: string, route: string) => method === "GET" && route === "/api/session";

@@ -27,6 +27,9 @@ export interface PeopleDeps {
   log: Logger;
   metrics: Metrics;
   settings: { anonymousRead: boolean; sessionLifetimeMs: number; trustProxy: boolean };
+  /** A session ended, a token was revoked, a user changed: connections that outlive their
+   *  request (dashboards' sockets) check their credentials again. */
+  onAccessChanged: () => void;
 }
 
 /** The user behind a session or a personal token; the shared tokens are nobody. */
@@ -45,7 +48,7 @@ function scopeOf(identity: Identity, askedFor: number | undefined): number | nul
 
 const WRONG_LOGIN = "Wrong user name or password.";
 
-export function peopleApi({ access, users, sessions, tokens, throttle, log, metrics, settings }: PeopleDeps) {
+export function peopleApi({ access, users, sessions, tokens, throttle, log, metrics, settings, onAccessChanged }: PeopleDeps) {
   const loginFailed = (reason: string, username: string, client: string) => {
     metrics.loginFailures.inc({ reason });
     log.warn({ username: username.slice(0, 64), client, reason }, "login failed");
@@ -57,7 +60,15 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
       "/api/session",
       async ({ identity }) => {
         const user = identity.via === "session" || identity.via === "api-token" ? await users.get(identity.user.id) : null;
-        return { authenticated: identity.via !== "anonymous", via: identity.via, role: identity.role, user, users_exist: (await users.count()) > 0, anonymous_read: settings.anonymousRead };
+        return {
+          authenticated: identity.via !== "anonymous",
+          via: identity.via,
+          role: identity.role,
+          user,
+          users_exist: (await users.count()) > 0,
+          anonymous_read: settings.anonymousRead,
+          session_ended: identity.via === "anonymous" && identity.sessionEnded === true,
+        };
       },
       { response: WhoAmI, detail: { summary: "Who am I", description: "What the request's cookie or token opens; whether any user exists yet." } },
     )
@@ -76,7 +87,7 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
           loginFailed(reason, body.username, client);
           throw new ApiError(401, "unauthorized", WRONG_LOGIN);
         }
-        throttle.succeeded(body.username);
+        throttle.succeeded(body.username, client);
         const session = await sessions.create(user.id, { address: actor.address, userAgent: request.headers.get("user-agent") });
         set.headers["set-cookie"] = sessionCookie(session.secret, request, settings);
         set.headers["cache-control"] = "no-store";
@@ -94,6 +105,7 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
         const secret = cookieValue(request.headers.get("cookie"), SESSION_COOKIE);
         if (secret) await sessions.end(secret);
         set.headers["set-cookie"] = clearCookie(request, settings);
+        onAccessChanged();
         return status(204, undefined);
       },
       { detail: { summary: "Log out", description: "Ends this session and clears the cookie." } },
@@ -103,6 +115,7 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
       async ({ identity, actor, body, status }) => {
         const me = userOf(identity);
         await users.changeOwnPassword(me.id, body.current_password, body.new_password, actor, identity.via === "session" ? identity.sessionId : null);
+        onAccessChanged();
         return status(204, undefined);
       },
       { body: PasswordChange, detail: { summary: "Change my password", description: "Needs the current one; ends your other sessions." } },
@@ -119,6 +132,7 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
         const ended = await sessions.revoke(Number(params.id), owner, actor);
         if (!ended) throw notFound(`Session ${params.id}`);
         log.info({ session_id: Number(params.id), username: ended.username, by: actor.name }, "session revoked");
+        onAccessChanged();
         return status(204, undefined);
       },
       { params: IdRef, detail: { summary: "End a session", description: "Your own, or anyone's for an admin." } },
@@ -141,6 +155,7 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
       "/api/tokens/:id",
       async ({ identity, actor, params, status }) => {
         await tokens.revoke(Number(params.id), identity.role === "admin" ? null : userOf(identity).id, actor);
+        onAccessChanged();
         return status(204, undefined);
       },
       { params: IdRef, detail: { summary: "Revoke a personal API token", description: "Your own, or anyone's for an admin." } },
@@ -164,7 +179,9 @@ export function peopleApi({ access, users, sessions, tokens, throttle, log, metr
       "/api/users/:user",
       async ({ identity, actor, params, body }) => {
         const by = identity.via === "session" || identity.via === "api-token" ? identity.user.id : null;
-        return (await users.update(Number(params.user), body, actor, by)).user;
+        const { user } = await users.update(Number(params.user), body, actor, by);
+        onAccessChanged(); // a new role, a disabled user or a reset password changes what their sockets may see
+        return user;
       },
       {
         params: UserRef,

@@ -112,5 +112,7 @@ export const WhoAmI = t.Object({
   users_exist: t.Boolean(),
   /** Reads need no login (ANONYMOUS_READ). */
   anonymous_read: t.Boolean(),
+  /** A session cookie came, but its session has ended (logged out, expired, revoked). */
+  session_ended: t.Boolean(),
 });
 export type WhoAmI = typeof WhoAmI.static;

@@ -1,6 +1,6 @@
 // Login throttling: each failed login, per account and per client address, makes the next
 // attempt wait longer (1 s, 2 s, 4 s … up to 15 min) once a few have failed; a success clears
-// the account's count. Kept in memory per instance: a slow guesser across instances gets a few
+// the account's count and its address's. Kept in memory per instance: a slow guesser across instances gets a few
 // more tries, never a fast path. The answer while throttled is 429 with Retry-After, whether or
 // not the account exists.
 const FREE_FAILURES = 5;
@@ -32,8 +32,11 @@ export class LoginThrottle {
     if (this.#byKey.size > MAX_KEYS) this.#forgetOld();
   }
 
-  succeeded(account: string): void {
+  /** A good login clears the account's count and the address's (an office behind one NAT
+   *  address is not kept waiting for one person's typos). */
+  succeeded(account: string, address: string): void {
     this.#byKey.delete(`a:${account.toLowerCase()}`);
+    this.#byKey.delete(`c:${address}`);
   }
 
   #wait(key: string): number {

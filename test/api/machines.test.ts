@@ -163,7 +163,7 @@ for (const name of TARGETS) {
         // In-process (no ICMP socket), the monitor's word that rack21 went down; the list follows
         // the change feed. On the binary every loopback machine answers: all stay active.
         const now = new Date().toISOString();
-        t.feed.publish({ type: "status_update", machine_id: rack[1]!.id, status: "unreachable", is_alive: false, response_time: null, last_seen: now, consecutive_failures: 3, last_checked_at: now, next_check_at: now });
+        t.feed.publish({ type: "status_update", machine_id: rack[1]!.id, status: "unreachable", is_alive: false, response_time: null, checked: true, last_seen: now, consecutive_failures: 3, last_checked_at: now, next_check_at: now });
       }
       const down = await (await t.request("GET", "/api/machines?status=unreachable&q=rack")).json();
       expect(down.items.map((m: { hostname: string }) => m.hostname)).toEqual(t.feed ? ["rack21-srv"] : []);

@@ -22,6 +22,7 @@ function unreachable(machine_id: number): Change {
     status: "unreachable",
     is_alive: false,
     response_time: null,
+    checked: true,
     last_seen: now,
     consecutive_failures: 3,
     last_checked_at: now,

@@ -28,6 +28,7 @@ function bigMachine(id: number, round: number): Machine {
     extra_data: { round, blob: "x".repeat(8000) },
     labels: [],
     notes: "",
+    recent_checks: "",
     created_at: now,
     updated_at: now,
     last_seen: now,

@@ -14,6 +14,7 @@ const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {
   extra_data: {},
   labels: [],
   notes: "",
+  recent_checks: "",
   created_at: "2026-01-01T00:00:00.000Z",
   updated_at: "2026-01-01T00:00:00.000Z",
   last_seen: `2026-01-01T00:00:${String(id).padStart(2, "0")}.000Z`,

@@ -35,6 +35,7 @@ function statusUpdate(machine_id: number, status: "active" | "unreachable", rtt:
     status,
     is_alive: status === "active",
     response_time: rtt,
+    checked: true,
     last_seen: now,
     consecutive_failures: status === "active" ? 0 : 3,
     last_checked_at: now,

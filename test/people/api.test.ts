@@ -83,6 +83,21 @@ for (const name of TARGETS.filter((n): n is TargetName => n !== "app/postgres"))
       expect(after.json.message).toContain("session has ended");
     });
 
+    test("a dashboard's socket closes (4001) when its session ends; who-am-I then says the session ended", async () => {
+      await addUser("nina");
+      const cookie = (await login("nina")).cookie!;
+      const ws = new WebSocket(`${t.base.replace("http", "ws")}/ws/status`, { headers: { cookie }, protocols: ["vxman"] } as never);
+      const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+      await new Promise((resolve, reject) => {
+        ws.addEventListener("message", resolve, { once: true });
+        ws.addEventListener("close", () => reject(new Error("closed before any message")), { once: true });
+      });
+      expect((await send("DELETE", "/api/session", { headers: { cookie } })).status).toBe(204);
+      expect(await Promise.race([closed, Bun.sleep(5000).then(() => "still open")])).toBe(4001);
+      expect((await send("GET", "/api/session", { headers: { cookie } })).json).toMatchObject({ authenticated: false, session_ended: true });
+      expect((await send("GET", "/api/session")).json.session_ended).toBe(false);
+    });
+
     test("behind TRUST_PROXY with X-Forwarded-Proto: https the cookie is Secure", async () => {
       const res = await login("alice", PASSWORD, { "x-forwarded-proto": "https" });
       expect(res.setCookie!.split(";").map((a) => a.trim())).toContain("Secure");

@@ -60,8 +60,16 @@ describe("login throttle", () => {
     expect(throttle.waitFor("ALICE", "198.18.0.10")).toBe(2000); // names are not case-sensitive
     for (let i = 0; i < 20; i++) throttle.failed("alice", `198.18.1.${i}`);
     expect(throttle.waitFor("alice", "198.18.2.1")).toBe(15 * 60_000);
-    throttle.succeeded("alice");
+    throttle.succeeded("alice", "198.18.1.19");
     expect(throttle.waitFor("alice", "198.18.2.1")).toBe(0);
+  });
+
+  test("a good login clears its address's count too (one person's typos do not hold up a whole office behind NAT)", () => {
+    const throttle = new LoginThrottle(() => 0);
+    for (let i = 0; i < 6; i++) throttle.failed(`typo${i}`, "198.18.3.3");
+    expect(throttle.waitFor("carol", "198.18.3.3")).toBeGreaterThan(0);
+    throttle.succeeded("dave", "198.18.3.3");
+    expect(throttle.waitFor("carol", "198.18.3.3")).toBe(0);
   });
 
   test("per client address too, whatever the names tried; forgotten an hour after the last failure", () => {

@@ -61,6 +61,7 @@ export const Machine = t.Object({
   last_rtt_ms: t.Union([t.Number(), t.Null()], { description: "round-trip time of the last successful check" }),
   last_checked_at: NullableTime,
   next_check_at: NullableTime,
+  recent_checks: t.String({ description: "The last checks, oldest first: 1 answered, 0 did not (at most 30)" }),
 });
 export type Machine = typeof Machine.static;
 

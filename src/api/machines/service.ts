@@ -16,7 +16,9 @@ export const MACHINE_COLUMNS = `
   m.id, m.hostname, host(m.ip_address) AS ip_address, m.mac_address::text AS mac_address,
   m.status, m.extra_data, m.labels, m.notes, m.created_at, m.updated_at, greatest(m.last_seen, p.last_reply_at) AS last_seen,
   coalesce(p.consecutive_failures, 0) AS consecutive_failures, p.last_rtt_ms,
-  p.last_checked_at, p.next_check_at`;
+  p.last_checked_at, p.next_check_at,
+  coalesce((SELECT string_agg(CASE WHEN s.rtt_ms IS NULL THEN '0' ELSE '1' END, '' ORDER BY s.checked_at)
+            FROM (SELECT rtt_ms, checked_at FROM ping_samples WHERE machine_id = m.id ORDER BY checked_at DESC LIMIT 30) s), '') AS recent_checks`;
 
 /** The same, for statements that only have `m` (RETURNING): its ping state looked up. */
 const MACHINE_COLUMNS_OF_M = MACHINE_COLUMNS.replace(/\bp\.(\w+)/g, "(SELECT $1 FROM ping_state p WHERE p.machine_id = m.id)");
