@@ -2,11 +2,16 @@ import { t } from "elysia";
 import { fieldError } from "../../http/errors.ts";
 import { MAX_INT32 } from "../machines/model.ts";
 
-/** What happens to machines: every reader of the dashboard sees these. */
-export const MACHINE_EVENT_KINDS = ["registered", "updated", "unreachable", "recovered", "deleted", "notes_changed"] as const;
-/** What people do to people and access: shown to admins only. */
-export const PEOPLE_EVENT_KINDS = ["user_created", "user_changed", "password_changed", "token_created", "token_revoked", "sessions_revoked"] as const;
-export const EVENT_KINDS = [...MACHINE_EVENT_KINDS, ...PEOPLE_EVENT_KINDS] as const;
+/** What happens to machines (and who muted them): every reader of the dashboard sees these. */
+export const MACHINE_EVENT_KINDS = [
+  "registered", "updated", "unreachable", "recovered", "deleted", "notes_changed", "labels_changed", "silence_created", "silence_expired",
+] as const;
+/** Changes to people, access and where messages go: shown to admins only. */
+export const ADMIN_EVENT_KINDS = [
+  "user_created", "user_changed", "password_changed", "token_created", "token_revoked", "sessions_revoked",
+  "channel_created", "channel_changed", "channel_deleted",
+] as const;
+export const EVENT_KINDS = [...MACHINE_EVENT_KINDS, ...ADMIN_EVENT_KINDS] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 // A union of literals, not t.UnionEnum: Elysia fills an optional UnionEnum query parameter with
@@ -17,8 +22,10 @@ const Kind = (options?: object) =>
   t.Union(
     [
       t.Literal("registered"), t.Literal("updated"), t.Literal("unreachable"), t.Literal("recovered"), t.Literal("deleted"),
-      t.Literal("notes_changed"), t.Literal("user_created"), t.Literal("user_changed"), t.Literal("password_changed"),
+      t.Literal("notes_changed"), t.Literal("labels_changed"), t.Literal("silence_created"), t.Literal("silence_expired"),
+      t.Literal("user_created"), t.Literal("user_changed"), t.Literal("password_changed"),
       t.Literal("token_created"), t.Literal("token_revoked"), t.Literal("sessions_revoked"),
+      t.Literal("channel_created"), t.Literal("channel_changed"), t.Literal("channel_deleted"),
     ],
     options,
   );
