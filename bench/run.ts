@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   "ws-fanout": async () => (await import("./ws-fanout.ts")).runWsFanoutBench(),
   dashboard: async () => (await import("./dashboard.ts")).runDashboardBench(),
   people: async () => (await import("./people.ts")).runPeopleBench(),
+  outage: async () => (await import("./outage.ts")).runOutageBench(),
 };
 
 const wanted = process.argv.slice(2);

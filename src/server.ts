@@ -196,6 +196,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         timeoutMs: config.pingTimeout,
         backoffMaxMs: config.backoffMax,
         failureThreshold: config.failureThreshold,
+        segments: groupOptions(config),
       },
     });
     undo.push(() => monitor.stop()); // flushes pending state, closes the ICMP sockets

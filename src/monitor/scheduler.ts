@@ -8,6 +8,8 @@ import type { Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import { afterFailure, afterSuccess, backoffInterval, jittered, type Health, type Policy, type Transition } from "./backoff.ts";
 import type { PingerStats, ProbeResult } from "./pinger.ts";
+import type { GroupOptions } from "../outages/groups.ts";
+import { Segments, type Direction } from "./segments.ts";
 import { StateWriter } from "./state-writer.ts";
 
 /** What the scheduler needs of the ICMP engine (the Pinger). */
@@ -22,6 +24,8 @@ export class MonitoringOffError extends Error {}
 
 export interface MonitorOptions extends Policy {
   timeoutMs: number;
+  /** How machines form segments (GROUP_BY): neighbours are checked together (segments.ts). */
+  segments?: GroupOptions;
 }
 
 export interface MonitorDeps {
@@ -51,6 +55,8 @@ interface Watched extends Health {
 interface WatchedRow {
   id: number;
   ip: string;
+  labels: string[];
+  extra_data: Record<string, unknown>;
   status: MachineStatus;
   last_seen: Date;
   failures: number | null;
@@ -81,6 +87,7 @@ const RESUME_SPREAD_MS = 10_000;
 
 export class Monitor {
   readonly #watched = new Map<number, Watched>();
+  readonly #segments: Segments | undefined;
   readonly #writer: StateWriter;
   #timer: Timer | undefined;
   /** When the pending timer fires (Infinity: none pending). */
@@ -91,6 +98,7 @@ export class Monitor {
 
   private constructor(private readonly deps: MonitorDeps) {
     this.#writer = new StateWriter(deps.db, deps.log);
+    this.#segments = deps.options.segments ? new Segments(deps.options.segments, deps.options.intervalMs) : undefined;
   }
 
   static async start(deps: MonitorDeps): Promise<Monitor> {
@@ -98,6 +106,7 @@ export class Monitor {
     await monitor.#load();
     monitor.#unsubscribe = deps.feed.subscribe((change) => {
       if (change.type === "machine_registered") monitor.#watch(change.machine.id, change.machine.ip_address, Date.now());
+      if (change.type === "machine_registered" || change.type === "machine_updated") monitor.#segments?.place(change.machine.id, change.machine);
       else if (change.type === "machine_deleted") monitor.#unwatch(change.machine_id);
       else if (change.type === "machine_seen") monitor.#seen(change.machine_id, change.at, change.via);
     });
@@ -143,12 +152,15 @@ export class Monitor {
 
   async #load() {
     const rows = await this.deps.db.query<WatchedRow>(
-      `SELECT m.id, host(m.ip_address) AS ip, m.status, greatest(m.last_seen, p.last_reply_at) AS last_seen,
+      `SELECT m.id, host(m.ip_address) AS ip, m.labels, m.extra_data, m.status, greatest(m.last_seen, p.last_reply_at) AS last_seen,
               p.consecutive_failures AS failures, p.next_check_at, p.last_checked_at, p.last_reply_at, p.last_rtt_ms
        FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id`,
     );
     const now = Date.now();
-    for (const row of rows) this.#watched.set(row.id, this.#resume(row, now));
+    for (const row of rows) {
+      this.#watched.set(row.id, this.#resume(row, now));
+      this.#segments?.place(row.id, { ip_address: row.ip, labels: row.labels, extra_data: row.extra_data });
+    }
     this.deps.log.info({ machines: rows.length, ...this.state }, "monitor started");
   }
 
@@ -187,6 +199,7 @@ export class Monitor {
 
   #unwatch(id: number) {
     this.#watched.delete(id);
+    this.#segments?.remove(id);
     this.#writer.forget(id);
   }
 
@@ -263,7 +276,23 @@ export class Monitor {
       if (result.rttMs !== null) this.onRtt(result.rttMs);
     }
     const step = alive ? afterSuccess(w, this.deps.options) : afterFailure(w, this.deps.options);
+    const firstFailure = !alive && w.failures === 0 && w.status === "active";
     this.#apply(w, step, { isAlive: alive, rttMs: alive ? result.rttMs : null, sampled: true, firstCheck, detail: result.detail ?? result.outcome });
+    if (firstFailure) this.#checkNeighbours(w, "down", now);
+    else if (step.transition === "recovered") this.#checkNeighbours(w, "up", now);
+  }
+
+  /** One machine of a segment failed (or came back): check the others that look otherwise now. */
+  #checkNeighbours(w: Watched, direction: Direction, now: number) {
+    let due = false;
+    for (const id of this.#segments?.nudge(w.id, direction, now) ?? []) {
+      const n = this.#watched.get(id);
+      const looksOtherwise = direction === "down" ? n?.status === "active" && n.failures === 0 : n?.status === "unreachable";
+      if (!n || n.checking || !looksOtherwise || n.nextCheckAt <= now) continue;
+      n.nextCheckAt = now;
+      due = true;
+    }
+    if (due) this.#wakeBy(now);
   }
 
   /** Move a machine to its new health: schedule, write, log, publish. */
@@ -274,8 +303,11 @@ export class Monitor {
   ) {
     const now = Date.now();
     Object.assign(w, step.health);
-    // The first interval is spread over 0.5–1.5× so machines registered together fall out of step.
-    w.nextCheckAt = now + (check.firstCheck ? Math.round(w.intervalMs * (0.5 + Math.random())) : jittered(w.intervalMs));
+    // The first interval is spread over 0.5–1.5× so machines registered together fall out of
+    // step; healthy ones keep drifting (±10 %). A failing machine is not jittered: neighbours
+    // that failed together (segments.ts) stay in step and cross the threshold together.
+    const next = check.firstCheck ? Math.round(w.intervalMs * (0.5 + Math.random())) : check.isAlive ? jittered(w.intervalMs) : w.intervalMs;
+    w.nextCheckAt = now + next;
     this.#writer.recordCheck(
       { machineId: w.id, failures: w.failures, intervalMs: w.intervalMs, nextCheckAt: w.nextCheckAt, lastCheckedAt: w.lastCheckedAt, lastReplyAt: w.lastReplyAt, lastRttMs: w.lastRttMs },
       check.sampled ? check.rttMs : undefined,
