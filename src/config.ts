@@ -5,6 +5,8 @@
 // no schema validator parses. The table below is also what `vxman help config` prints and what
 // the README's config table is checked against (test/config.test.ts).
 
+import { parseSecretKey, SECRET_KEY_ACCEPTS } from "./secrets/key-format.ts";
+
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -116,8 +118,8 @@ const publicUrl: Parser<string> = {
 };
 
 const secretKey: Parser<string> = {
-  accepts: "32 random bytes as 64 hex digits or as base64 (make one with `openssl rand -base64 32`)",
-  parse: (raw) => (/^[0-9a-fA-F]{64}$/.test(raw.trim()) || /^[A-Za-z0-9+/_-]{43}=?$/.test(raw.trim()) ? raw.trim() : undefined),
+  accepts: SECRET_KEY_ACCEPTS,
+  parse: (raw) => (parseSecretKey(raw) ? raw.trim() : undefined),
 };
 
 const hostNames: Parser<string[]> = {

@@ -6,9 +6,11 @@ import { dirname, join } from "node:path";
 import { ConfigError } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { createSecretBox, type SecretBox } from "./box.ts";
+import { encodeSecretKey, parseSecretKey, SECRET_KEY_ACCEPTS } from "./key-format.ts";
+
+export { encodeSecretKey, parseSecretKey } from "./key-format.ts";
 
 export const KEY_FILE_NAME = "secret.key";
-export const SECRET_KEY_ACCEPTS = "32 random bytes as 64 hex digits or as base64 (make one with `openssl rand -base64 32`)";
 
 export interface Keyring extends SecretBox {
   readonly source: "SECRET_KEY" | "key file";
@@ -21,23 +23,9 @@ export class KeyFileError extends Error {
   override name = "KeyFileError";
 }
 
-/** The value SECRET_KEY (or a key file) holds → the key, or undefined when it is not a key. */
-export function parseSecretKey(raw: string): Uint8Array | undefined {
-  const text = raw.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, "hex");
-  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) return undefined; // 32 bytes are 43 base64 digits (+ "=")
-  const bytes = Buffer.from(text.replaceAll("-", "+").replaceAll("_", "/"), "base64");
-  return bytes.byteLength === 32 ? bytes : undefined;
-}
-
 /** 32 random bytes: a new AES-256 key. */
 export function generateKey(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(32));
-}
-
-/** How a key is written to a key file (and how SECRET_KEY can be given): base64 and a newline. */
-export function encodeSecretKey(rawKey: Uint8Array): string {
-  return `${Buffer.from(rawKey).toString("base64")}\n`;
 }
 
 export async function loadKeyring({ secretKey, dataDir, log }: { secretKey?: string; dataDir: string; log: Logger }): Promise<Keyring> {
