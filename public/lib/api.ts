@@ -8,6 +8,9 @@ interface FieldProblem {
   message: string;
 }
 
+/** A problem with `field` itself or with a part of it (a list's "labels.2", an object's "settings.url"). */
+const concerns = (problem: FieldProblem, field: string) => problem.field === field || problem.field.startsWith(`${field}.`);
+
 export class ApiFailure extends Error {
   constructor(
     readonly status: number,
@@ -19,9 +22,15 @@ export class ApiFailure extends Error {
     super(message);
   }
 
-  /** What the server said about one field of the request (a 422), to show beside that field. */
+  /** What the server said about one field of the request (a 422), to show beside that field;
+   *  a list's or object's field also carries what was said about its parts ("labels.2"). */
   about(field: string): string | undefined {
-    return this.details.find((d) => d.field === field)?.message;
+    return this.details.find((d) => concerns(d, field))?.message;
+  }
+
+  /** What the server said about fields other than these (which a form shows beside them). */
+  besides(fields: readonly string[]): FieldProblem[] {
+    return this.details.filter((d) => !fields.some((field) => concerns(d, field)));
   }
 }
 

@@ -49,3 +49,19 @@ export function formatRtt(ms: number | null | undefined): string {
 export function valueText(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
+
+/** A length of time people read at a glance: "45 s", "5 min 7 s", "3 h 12 min", "2 d 4 h". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ""}`;
+  return `${Math.floor(s / 86_400)} d${Math.floor((s % 86_400) / 3600) ? ` ${Math.floor((s % 86_400) / 3600)} h` : ""}`;
+}
+
+/** Uptime as a percentage, never rounded up to 100 % while something was down: "99.95 %". */
+export function formatPercent(value: number | undefined): string {
+  if (value === undefined) return "—";
+  if (value >= 100) return "100 %";
+  return `${(Math.floor(value * 100) / 100).toFixed(value >= 99 ? 2 : 1).replace(/\.?0+$/, "")} %`;
+}

@@ -11,6 +11,10 @@ export type { Role };
 export const may = {
   check: (role: Role | null) => role !== null && atLeast(role, "operator"),
   editNotes: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  editLabels: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  silence: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  readDeliveries: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  manageChannels: (role: Role | null) => role === "admin",
   deleteMachines: (role: Role | null) => role === "admin",
   manageUsers: (role: Role | null) => role === "admin",
   readAudit: (role: Role | null) => role === "admin",

@@ -46,13 +46,19 @@ export class MachineStore {
   apply(events: LiveEvent[]): void {
     for (const e of events) {
       if (e.type === "status_update") {
-        if (this.machines.get(e.machine_id)?.status !== e.status) this.statusVersion++;
+        // Every check is an update now (the strip of recent checks), so only a new status lights
+        // the row: a list that flashed on every ping would hide the changes that matter.
+        const changed = this.machines.get(e.machine_id)?.status !== e.status;
+        if (changed) {
+          this.statusVersion++;
+          this.#flash(e.machine_id);
+        }
         this.timingVersion++;
       } else {
         this.membersVersion++;
+        if (e.type !== "machine_deleted") this.#flash(e.machine.id);
       }
       applyEvent(this.machines, e);
-      if (e.type !== "machine_deleted") this.#flash(e.type === "status_update" ? e.machine_id : e.machine.id);
     }
     this.#changedNow();
   }

@@ -11,8 +11,9 @@ import { loadNotice, useLoad } from "./load.ts";
 // Spelt out here: the server's list lives in a module that pulls Elysia into the bundle. The
 // two checks below fail the type check when the lists drift apart.
 const KINDS = [
-  "registered", "updated", "unreachable", "recovered", "deleted", "notes_changed",
+  "registered", "updated", "unreachable", "recovered", "deleted", "notes_changed", "labels_changed", "silence_created", "silence_expired",
   "user_created", "user_changed", "password_changed", "token_created", "token_revoked", "sessions_revoked",
+  "channel_created", "channel_changed", "channel_deleted",
 ] as const satisfies readonly EventKind[];
 const everyKindListed: Exclude<EventKind, (typeof KINDS)[number]> extends never ? true : false = true;
 void everyKindListed;

@@ -1,5 +1,6 @@
-// The dashboard once the page may read: live connection, REST fallback, banners, and the page
-// the address names, with what the viewer's role may do on it.
+// The dashboard once the page may read: live connection, REST fallback, banners, every machine's
+// uptime (asked for once a minute), and the page the address names, with what the viewer's role
+// may do on it.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { MonitoringState } from "../../src/api/health/index.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
@@ -11,13 +12,17 @@ import type { MachineStore } from "../lib/store.ts";
 import type { ViewOptions } from "../lib/view.ts";
 import { PasswordPage, SessionsPage } from "./account.ts";
 import { AuditPage } from "./audit.ts";
+import { ChannelsPage } from "./channels.ts";
 import { Detail } from "./detail.ts";
 import { ConfirmDelete } from "./dialogs.ts";
 import { Header } from "./header.ts";
 import { html } from "./html.ts";
 import { LoginDialog } from "./login.ts";
 import { MachineList } from "./machines.ts";
+import { OutagesPage } from "./outages.ts";
+import { SilencesPage } from "./silences.ts";
 import { TokensPage } from "./tokens.ts";
+import { useUptime } from "./uptime.ts";
 import { UsersPage } from "./users.ts";
 
 /** While the WebSocket is down, the list is reloaded over REST this often. */
@@ -55,7 +60,8 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   const [monitoring, setMonitoring] = useState<MonitoringState | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
-  const [view, setView] = useState<ViewOptions>({ query: "", status: "all", sort: "status", descending: false });
+  const [view, setView] = useState<ViewOptions>({ query: "", status: "all", label: "", group: "", sort: "status", descending: false });
+  const uptime = useUptime();
   const [deleting, setDeleting] = useState<Machine | null>(null);
   const [loggingIn, setLoggingIn] = useState(false);
   const now = useNow(CLOCK_MS);
@@ -64,6 +70,13 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   const role = session.role;
 
   useEffect(() => store.subscribe(() => setVersion(store.version)), [store]);
+
+  // A link to a slice of the list (a group from the outages page, a label from a machine's page)
+  // sets the list's filters, each time it is followed; the search and the sort stay as they were.
+  const listFilter = route.page === "machines" ? route.filter : null;
+  useEffect(() => {
+    if (listFilter) setView((v) => ({ ...v, label: listFilter.label ?? "", group: listFilter.group ?? "", status: listFilter.status ?? "all" }));
+  }, [listFilter]);
 
   const refresh = useCallback(async (machinesToo: boolean) => {
     try {
@@ -122,11 +135,18 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   const page = () => {
     switch (route.page) {
       case "machines":
-        return html`<${MachineList} store=${store} version=${version} view=${view} setView=${setView} now=${now}
+        return html`<${MachineList} store=${store} version=${version} view=${view} setView=${setView} now=${now} uptime=${uptime}
           canDelete=${may.deleteMachines(role)} onDelete=${setDeleting} />`;
       case "machine":
-        return html`<${Detail} id=${route.id} machine=${store.machines.get(route.id)} now=${now} role=${role} onDelete=${setDeleting}
-          onChanged=${(m: Machine) => store.put(m)} />`;
+        return html`<${Detail} id=${route.id} machine=${store.machines.get(route.id)} uptime=${uptime.get(route.id)} now=${now} role=${role}
+          onDelete=${setDeleting} onChanged=${(m: Machine) => store.put(m)} />`;
+      case "outages":
+        return html`<${OutagesPage} store=${store} now=${now} />`;
+      case "silences":
+        return html`<${SilencesPage} store=${store} now=${now} role=${role} machine=${route.machine} />`;
+      case "channels":
+        if (may.manageChannels(role) || may.readDeliveries(role)) return html`<${ChannelsPage} role=${role} now=${now} />`;
+        return html`<${Notice} text="Notification channels are set up by admins; operators see what was sent." />`;
       case "users":
         return may.manageUsers(role) ? html`<${UsersPage} me=${session.user!.id} now=${now} />` : html`<${Notice} text="Users are managed by admins." />`;
       case "audit":

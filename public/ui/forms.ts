@@ -71,11 +71,16 @@ export function useAction(): Action {
   };
 }
 
-/** An action's failure as an alert, unless the server named the fields (shown beside them). */
-export function Failure({ action }: { action: Action }) {
+/** An action's failure as an alert, unless the server named the fields (shown beside them).
+ *  Given the `fields` a form shows, what the server said about any other field is shown here,
+ *  so no word of a 422 goes unseen. */
+export function Failure({ action, fields }: { action: Action; fields?: readonly string[] }) {
   const f = action.failure;
-  if (!f || (f instanceof ApiFailure && f.details.length > 0)) return null;
-  return html`<p class="error" role="alert">${f.message}</p>`;
+  if (!f) return null;
+  if (!(f instanceof ApiFailure) || f.details.length === 0) return html`<p class="error" role="alert">${f.message}</p>`;
+  if (!fields) return null;
+  const elsewhere = f.besides(fields);
+  return elsewhere.length ? html`<p class="error" role="alert">${elsewhere.map((d) => `${d.field}: ${d.message}`).join("; ")}</p>` : null;
 }
 
 /** The value of the input an event came from. */

@@ -15,12 +15,16 @@ function ConnectionBadge({ state }: { state: LiveState }) {
 }
 
 function Nav({ route, session }: { route: Route; session: Session }) {
-  if (!may.manageUsers(session.role) && !may.readAudit(session.role)) return null;
+  const role = session.role;
   const link = (href: string, label: string, here: boolean) => html`<a href=${href} aria-current=${here ? "page" : undefined}>${label}</a>`;
   return html`<nav class="nav" aria-label="Pages">
     ${link("#/", "Machines", route.page === "machines" || route.page === "machine")}
-    ${may.manageUsers(session.role) ? link("#/users", "Users", route.page === "users") : null}
-    ${may.readAudit(session.role) ? link("#/audit", "Audit log", route.page === "audit") : null}
+    ${link("#/outages", "Outages", route.page === "outages")}
+    ${link("#/silences", "Silences", route.page === "silences")}
+    ${may.manageChannels(role) ? link("#/channels", "Channels", route.page === "channels")
+      : may.readDeliveries(role) ? link("#/channels", "Deliveries", route.page === "channels") : null}
+    ${may.manageUsers(role) ? link("#/users", "Users", route.page === "users") : null}
+    ${may.readAudit(role) ? link("#/audit", "Audit log", route.page === "audit") : null}
   </nav>`;
 }
 

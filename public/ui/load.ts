@@ -34,6 +34,27 @@ export function useLoad<T>(path: string, version: unknown = 0, onMissing?: T): [
   return [result, () => setRound((r) => r + 1)];
 }
 
+/**
+ * `value` once it has stayed the same for `quietMs` (or `maxWaitMs` after it first changed, when
+ * it keeps changing): for data to reload after live changes. The live event can come before the
+ * server has written what follows from it (an outage is closed by a batched write), and a whole
+ * segment going down must not be a request per status update.
+ */
+export function useSettled<T>(value: T, quietMs: number, maxWaitMs: number): T {
+  const [shown, setShown] = useState(value);
+  const since = useRef<number | null>(null);
+  useEffect(() => {
+    if (Object.is(value, shown)) return;
+    since.current ??= Date.now();
+    const timer = setTimeout(() => {
+      since.current = null;
+      setShown(value);
+    }, Math.min(quietMs, Math.max(0, since.current + maxWaitMs - Date.now())));
+    return () => clearTimeout(timer);
+  }, [value, shown, quietMs, maxWaitMs]);
+  return shown;
+}
+
 /** "Loading …" or the failure in words; null once there is data to show. */
 export function loadNotice(load: Load<unknown>, what: string) {
   if (load.state === "loading") return html`<p class="muted">Loading ${what}…</p>`;

@@ -1,11 +1,12 @@
-// The machine list: summary counts, search, status filter, sort, and the windowed table (desktop,
-// ≥ 768 px) or cards (phone).
+// The machine list: summary counts, search, filters (status, label, group), sort, and the
+// windowed table (desktop, ≥ 768 px) or cards (phone).
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import type { Machine } from "../../src/api/machines/model.ts";
 import type { MachineStore } from "../lib/store.ts";
-import { filterMachines, SORT_LABELS, sortMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
+import { filterMachines, labelsAndGroups, SORT_LABELS, sortMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
 import { html } from "./html.ts";
 import { Card, TableRow } from "./rows.ts";
+import type { UptimeBook } from "./uptime.ts";
 import { useMinWidth, useWindow } from "./window.ts";
 
 export const COLUMN_CLASS: Record<SortKey, string> = {
@@ -19,7 +20,9 @@ export const COLUMN_CLASS: Record<SortKey, string> = {
 
 /** Row heights in px; style.css sizes rows from the --row-h this sets. */
 const TABLE_ROW_PX = 44;
-const CARD_PX = 156;
+const CARD_PX = 228;
+/** Labels offered as you type in the label filter: enough to choose from, few enough to be cheap. */
+const LABEL_CHOICES = 200;
 
 interface ListProps {
   store: MachineStore;
@@ -27,6 +30,7 @@ interface ListProps {
   view: ViewOptions;
   setView: (v: ViewOptions) => void;
   now: number;
+  uptime: UptimeBook;
   canDelete: boolean;
   onDelete: (m: Machine) => void;
 }
@@ -44,11 +48,14 @@ function Summary({ store, view, setView }: Pick<ListProps, "store" | "view" | "s
   </div>`;
 }
 
-function Toolbar({ view, setView, wide }: Pick<ListProps, "view" | "setView"> & { wide: boolean }) {
+function Toolbar({ store, view, setView, wide }: Pick<ListProps, "store" | "view" | "setView"> & { wide: boolean }) {
+  const choices = useMemo(() => labelsAndGroups(store.machines), [store, store.membersVersion]);
+  // A group chosen by a link (the outages page) is offered even while no machine is in it.
+  const groups = view.group && !choices.groups.some(([g]) => g === view.group) ? [...choices.groups, [view.group, 0] as [string, number]] : choices.groups;
   return html`<div class="toolbar">
     <label class="field grow">
       <span class="label">Search</span>
-      <input type="search" value=${view.query} placeholder="hostname, IP or MAC" autocomplete="off" spellcheck=${false}
+      <input type="search" value=${view.query} placeholder="hostname, IP, MAC or label" autocomplete="off" spellcheck=${false}
         onInput=${(e: Event) => setView({ ...view, query: (e.target as HTMLInputElement).value })} />
     </label>
     <label class="field">
@@ -57,6 +64,19 @@ function Toolbar({ view, setView, wide }: Pick<ListProps, "view" | "setView"> & 
         <option value="all">All</option>
         <option value="active">● Active</option>
         <option value="unreachable">○ Unreachable</option>
+      </select>
+    </label>
+    <label class="field">
+      <span class="label">Label</span>
+      <input type="search" list="label-choices" value=${view.label ?? ""} placeholder="key=value or key" autocomplete="off" autocapitalize="none" spellcheck=${false}
+        onInput=${(e: Event) => setView({ ...view, label: (e.target as HTMLInputElement).value })} />
+      <datalist id="label-choices">${choices.labels.slice(0, LABEL_CHOICES).map(([l]) => html`<option value=${l} />`)}</datalist>
+    </label>
+    <label class="field">
+      <span class="label">Group</span>
+      <select value=${view.group ?? ""} onChange=${(e: Event) => setView({ ...view, group: (e.target as HTMLSelectElement).value })}>
+        <option value="">All groups</option>
+        ${groups.map(([g, n]) => html`<option value=${g}>${g} (${n})</option>`)}
       </select>
     </label>
     ${wide
@@ -86,8 +106,8 @@ function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view
   </div>`;
 }
 
-function Rows({ items, wide, now, store, canDelete, onDelete, total }: {
-  items: number[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "canDelete" | "onDelete">) {
+function Rows({ items, wide, now, store, uptime, canDelete, onDelete, total }: {
+  items: number[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "uptime" | "canDelete" | "onDelete">) {
   const ref = useRef<HTMLDivElement>(null);
   const rowPx = wide ? TABLE_ROW_PX : CARD_PX;
   const { start, end } = useWindow(ref, items.length, rowPx);
@@ -95,7 +115,7 @@ function Rows({ items, wide, now, store, canDelete, onDelete, total }: {
   for (let i = start; i < end && i < items.length; i++) {
     const m = store.machines.get(items[i]!);
     if (!m) continue;
-    const props = { key: m.id, machine: m, index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
+    const props = { key: m.id, machine: m, uptime: uptime.get(m.id), index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
     rows.push(wide ? html`<${TableRow} ...${props} />` : html`<${Card} ...${props} setSize=${total} />`);
   }
   // A style *object*: Preact applies it through the CSSOM (style.setProperty), which the CSP
@@ -123,8 +143,8 @@ export function MachineList(props: ListProps) {
   }, [store, store.membersVersion, orderVersion, view.sort, view.descending]);
   const filterVersion = view.status === "all" ? 0 : store.statusVersion;
   const items = useMemo(
-    () => filterMachines(store.machines, sorted, view.query, view.status),
-    [store, sorted, filterVersion, view.query, view.status],
+    () => filterMachines(store.machines, sorted, view),
+    [store, sorted, filterVersion, view.query, view.status, view.label, view.group],
   );
   const firstRender = useRef(false);
   useEffect(() => {
@@ -137,7 +157,7 @@ export function MachineList(props: ListProps) {
   return html`<section class="machines" aria-labelledby="machines-h">
     <h2 id="machines-h" tabindex="-1">Machines</h2>
     <${Summary} store=${store} view=${view} setView=${setView} />
-    <${Toolbar} view=${view} setView=${setView} wide=${wide} />
+    <${Toolbar} store=${store} view=${view} setView=${setView} wide=${wide} />
     <p class="shown muted" aria-live="polite">
       ${!store.loaded ? "Loading…" : filtered ? `Showing ${items.length} of ${store.machines.size}` : `${items.length} machines`}
     </p>
@@ -146,9 +166,13 @@ export function MachineList(props: ListProps) {
       : wide
         ? html`<div role="table" class="table" aria-label="Machines" aria-rowcount=${items.length + 1}>
             <div role="rowgroup" class="thead"><div role="row" class="row head" aria-rowindex="1">
-              ${(["hostname", "ip_address", "mac_address", "status", "last_rtt_ms", "last_seen"] as SortKey[]).map(
-                (k) => html`<${HeaderCell} key=${k} k=${k} view=${view} setView=${setView} />`,
-              )}
+              ${(["hostname", "ip_address", "mac_address"] as SortKey[]).map((k) => html`<${HeaderCell} key=${k} k=${k} view=${view} setView=${setView} />`)}
+              <div role="columnheader" class="c-labels">Labels</div>
+              <${HeaderCell} k="status" view=${view} setView=${setView} />
+              <div role="columnheader" class="c-checks" title="The last 30 checks, oldest first">Checks</div>
+              <${HeaderCell} k="last_rtt_ms" view=${view} setView=${setView} />
+              <div role="columnheader" class="c-uptime num" title="Uptime over the last 24 hours (7 and 30 days on hover)">Uptime</div>
+              <${HeaderCell} k="last_seen" view=${view} setView=${setView} />
               <div role="columnheader" class="c-act"><span class="sr-only">Actions</span></div>
             </div></div>
             <${Rows} items=${items} wide=${true} total=${items.length} ...${props} />

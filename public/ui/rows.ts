@@ -2,11 +2,16 @@
 // the windowed list (translateY through the CSSOM: the CSP forbids style attributes in markup).
 import type { Machine } from "../../src/api/machines/model.ts";
 import { formatRtt } from "../lib/format.ts";
+import type { Uptime } from "../lib/outages.ts";
 import { machineHref, StatusLabel, TimeAgo } from "./bits.ts";
 import { html } from "./html.ts";
+import { LabelChips } from "./labels.ts";
+import { CheckStrip } from "./strip.ts";
+import { UptimeCell } from "./uptime.ts";
 
 export interface RowProps {
   machine: Machine;
+  uptime: Uptime | undefined;
   index: number;
   top: number;
   now: number;
@@ -15,6 +20,9 @@ export interface RowProps {
   onDelete: (m: Machine) => void;
 }
 
+/** Chips a row has room for; the rest are counted ("+3") and listed on hover. */
+const ROW_CHIPS = 4;
+
 const rtt = (m: Machine) => (m.status === "active" ? formatRtt(m.last_rtt_ms) : "—");
 
 function DeleteButton({ machine, onDelete }: { machine: Machine; onDelete: (m: Machine) => void }) {
@@ -22,20 +30,23 @@ function DeleteButton({ machine, onDelete }: { machine: Machine; onDelete: (m: M
     onClick=${() => onDelete(machine)}>Delete</button>`;
 }
 
-export function TableRow({ machine: m, index, top, now, flash, canDelete, onDelete }: RowProps) {
+export function TableRow({ machine: m, uptime, index, top, now, flash, canDelete, onDelete }: RowProps) {
   return html`<div role="row" class=${`row ${flash}`} aria-rowindex=${index + 2} data-id=${m.id}
       style=${{ transform: `translateY(${top}px)` }}>
     <div role="cell" class="c-host"><a href=${machineHref(m.id)} title=${m.hostname}>${m.hostname}</a></div>
     <div role="cell" class="c-ip mono" title=${m.ip_address}>${m.ip_address}</div>
     <div role="cell" class="c-mac mono">${m.mac_address}</div>
+    <div role="cell" class="c-labels"><${LabelChips} labels=${m.labels} max=${ROW_CHIPS} /></div>
     <div role="cell" class="c-status"><${StatusLabel} status=${m.status} /></div>
+    <div role="cell" class="c-checks"><${CheckStrip} checks=${m.recent_checks} /></div>
     <div role="cell" class="c-rtt num">${rtt(m)}</div>
+    <div role="cell" class="c-uptime num"><${UptimeCell} uptime=${uptime} /></div>
     <div role="cell" class="c-seen"><${TimeAgo} iso=${m.last_seen} now=${now} /></div>
     <div role="cell" class="c-act">${canDelete && m.status === "unreachable" ? html`<${DeleteButton} machine=${m} onDelete=${onDelete} />` : null}</div>
   </div>`;
 }
 
-export function Card({ machine: m, index, top, now, flash, canDelete, onDelete, setSize }: RowProps & { setSize: number }) {
+export function Card({ machine: m, uptime, index, top, now, flash, canDelete, onDelete, setSize }: RowProps & { setSize: number }) {
   return html`<li class=${`card ${flash}`} aria-posinset=${index + 1} aria-setsize=${setSize} data-id=${m.id} style=${{ transform: `translateY(${top}px)` }}>
     <div class="card-top">
       <${StatusLabel} status=${m.status} />
@@ -45,5 +56,7 @@ export function Card({ machine: m, index, top, now, flash, canDelete, onDelete, 
     <div class="card-line mono" title=${m.ip_address}>${m.ip_address}</div>
     <div class="card-line mono">${m.mac_address}</div>
     <div class="card-line muted">RTT ${rtt(m)} · seen <${TimeAgo} iso=${m.last_seen} now=${now} /></div>
+    <div class="card-checks"><${CheckStrip} checks=${m.recent_checks} /> <span class="muted">24 h</span> <${UptimeCell} uptime=${uptime} /></div>
+    <div class="card-labels"><${LabelChips} labels=${m.labels} /></div>
   </li>`;
 }
