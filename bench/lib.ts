@@ -1,6 +1,6 @@
 // Shared by the benchmarks: start the compiled binary on either storage, seed machines, run
 // wrk, read CPU/RSS from /proc, print markdown tables. Loopback only.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { serveBinary } from "../test/helpers/binary.ts";
 import { sharedPgCluster, stopSharedPgCluster } from "../test/helpers/postgres.ts";
@@ -88,6 +88,24 @@ export function procStats(pid: number): { cpuS: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
+}
+
+/** CPU seconds of the cluster: its postmaster (from postmaster.pid) with the children it has
+ *  reaped (cutime/cstime: backends and autovacuum workers come and go), plus live children. */
+export function clusterCpuSeconds(dataDir: string): number {
+  const postmaster = readFileSync(`${dataDir}/postmaster.pid`, "utf8").split("\n")[0]!.trim();
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (pid === postmaster) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      else if (f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]); // utime + stime
+    } catch {
+      // the process went away meanwhile
+    }
+  }
+  return ticks / 100;
 }
 
 export function median(xs: number[]): number {

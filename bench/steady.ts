@@ -2,32 +2,14 @@
 // at a 10 s interval for 2 minutes. Reports vxman's CPU (% of one core, all threads), RSS,
 // database writes per second (statements and rows, from pg_stat_database), the event-loop lag
 // p99 (from /metrics), and what PostgreSQL itself spent. Needs root (raw ICMP).
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { sharedPgCluster } from "../test/helpers/postgres.ts";
-import { ADMIN, loopback, procStats, runAlone, seed, startVxman, table } from "./lib.ts";
+import { ADMIN, clusterCpuSeconds, loopback, procStats, runAlone, seed, startVxman, table } from "./lib.ts";
 
 const MACHINES = Number(process.env.BENCH_MACHINES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 120);
 const WARMUP_S = 15; // the first round of checks after registration is not steady state
-
-/** CPU seconds of the cluster: its postmaster (from postmaster.pid) with the children it has
- *  reaped (cutime/cstime: backends and autovacuum workers come and go), plus live children. */
-function clusterCpuSeconds(dataDir: string): number {
-  const postmaster = readFileSync(`${dataDir}/postmaster.pid`, "utf8").split("\n")[0]!.trim();
-  let ticks = 0;
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (pid === postmaster) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-      else if (f[1] === postmaster) ticks += Number(f[11]) + Number(f[12]); // utime + stime
-    } catch {
-      // the process went away meanwhile
-    }
-  }
-  return ticks / 100;
-}
 
 /** The peer: fping in loop mode pinging the same hosts at the same rate (each every 10 s). */
 async function fpingSteadyCpuPercent(hosts: string[], seconds: number): Promise<number | null> {

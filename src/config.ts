@@ -190,6 +190,8 @@ export const SETTINGS = {
     "The key that seals secrets at rest (channel settings, SSH credentials). Unset: DATA_DIR/secret.key, made on first start.", "unset: a key file"),
   publicUrl: setting<string | undefined>("PUBLIC_URL", publicUrl as Parser<string | undefined>, undefined,
     "The dashboard's URL, for links in notifications.", "unset: no links"),
+  leasePeriod: setting("LEASE_PERIOD", duration(3 * SECOND, 10 * 60 * SECOND), 15 * SECOND,
+    "With several instances on one PostgreSQL: an instance silent this long is dead, and its machines are checked by the others within twice this.", "15s"),
   groupBy: setting("GROUP_BY", groupBy, "vni-or-subnet", "What one message groups machines by: their VNI (else subnet), subnet, or a label key."),
   subnetPrefixV4: setting("SUBNET_PREFIX_V4", integer(8, 32), 24, "Prefix length of the built-in IPv4 subnet groups."),
   subnetPrefixV6: setting("SUBNET_PREFIX_V6", integer(16, 128), 64, "Prefix length of the built-in IPv6 subnet groups."),

@@ -7,6 +7,8 @@ export interface MetricSources {
   pingStats(): { sent: number; replies: number; timeouts: number; unreachable: number; errors: number } | null;
   writerStats(): { flushes: number; failedFlushes: number; droppedSamples: number; droppedEvents: number; pending: number };
   wsClients(): number;
+  /** This instance among those on the database (cluster/). */
+  instance(): { id: string; leases_held: number; machines_watched: number; live_instances: number };
 }
 
 /** A counter whose value lives elsewhere: scraped as the difference since the last scrape. */
@@ -79,7 +81,7 @@ export class Metrics {
     }
     new client.Gauge({
       name: "vxman_machines",
-      help: "Machines by status",
+      help: "Machines by status (the whole fleet, whichever instance checks them)",
       labelNames: ["status"] as const,
       registers: [r],
       collect() {
@@ -100,6 +102,13 @@ export class Metrics {
     mirroredCounter(r, "vxman_monitor_dropped_events_total", "Unreachable/recovered events dropped while the database was away too long", () => sources.writerStats().droppedEvents);
     new client.Gauge({ name: "vxman_monitor_pending_writes", help: "Monitor writes waiting for the next flush", registers: [r], collect() { this.set(sources.writerStats().pending); } });
     new client.Gauge({ name: "vxman_websocket_clients", help: "Open dashboard WebSocket connections", registers: [r], collect() { this.set(sources.wsClients()); } });
+    const instance = (key: "leases_held" | "machines_watched" | "live_instances") => function (this: client.Gauge) {
+      this.set(sources.instance()[key]);
+    };
+    new client.Gauge({ name: "vxman_instance_info", help: "This instance's id (always 1)", labelNames: ["instance_id"] as const, registers: [r], collect() { this.reset(); this.set({ instance_id: sources.instance().id }, 1); } });
+    new client.Gauge({ name: "vxman_leases_held", help: "Shards (of 256) whose machines this instance checks", registers: [r], collect: instance("leases_held") });
+    new client.Gauge({ name: "vxman_machines_watched", help: "Machines this instance checks", registers: [r], collect: instance("machines_watched") });
+    new client.Gauge({ name: "vxman_instances_live", help: "Live instances on this database, this one included", registers: [r], collect: instance("live_instances") });
   }
 
   text(): Promise<string> {

@@ -39,6 +39,7 @@ import { groupOptions, NotificationPipeline } from "./outages/pipeline.ts";
 import type { SecretBox } from "./secrets/box.ts";
 import { loadKeyring } from "./secrets/keyring.ts";
 import { apiDocs, webUi } from "./web/index.ts";
+import { applicationName, Cluster, clusterApi, newInstanceIdentity } from "./cluster/index.ts";
 
 export interface AppDeps {
   config: Config;
@@ -50,9 +51,11 @@ export interface AppDeps {
   monitor: Monitor;
   /** Seals secrets at rest (channel settings). */
   box: SecretBox;
+  /** This instance among the others on the same database (cluster/). */
+  cluster: Cluster;
 }
 
-export async function createApp({ config, log, db, feed, tokens, monitor, box }: AppDeps) {
+export async function createApp({ config, log, db, feed, tokens, monitor, box, cluster }: AppDeps) {
   const machines = new MachineService(db, feed, log, config.maxMachines);
   const events = new EventService(db);
   const users = new UserService(db);
@@ -66,8 +69,14 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
     feed, loadMachines: async () => directory.all(), config, log, monitoring,
     stillAllowed: accessStillHeld(identities, accessOptions, config.trustProxy),
   });
+  const onAccessChanged = () => {
+    live.recheckSoon();
+    cluster.accessChanged();
+  };
+  cluster.attach({ load: machines, shown: () => directory.all(), onAccessChanged: () => live.recheckSoon() });
   const metrics = new Metrics({
-    machinesByStatus: () => monitor.countByStatus(),
+    machinesByStatus: () => directory.countByStatus(),
+    instance: () => cluster.info,
     pingStats: () => monitor.pingStats,
     writerStats: () => ({ ...monitor.writer.stats, pending: monitor.writer.pending }),
     wsClients: () => live.clients,
@@ -103,15 +112,16 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
     // Who is asking, and may they: before any route below runs (the table is in people/access.ts).
     .use(access)
     .use(apiDocs())
-    .use(healthApi(db, monitoring))
+    .use(healthApi(db, monitoring, () => cluster.info))
     .use(machinesApi({ access, service: machines, directory, monitor }))
     .use(enrolApi({ trustProxy: config.trustProxy }))
     .use(eventsApi(access, events))
     .use(peopleApi({
-      access, users, sessions, tokens: apiTokens, throttle: new LoginThrottle(), log, metrics, onAccessChanged: () => live.recheckSoon(),
+      access, users, sessions, tokens: apiTokens, throttle: new LoginThrottle(), log, metrics, onAccessChanged,
       settings: { anonymousRead: config.anonymousRead, sessionLifetimeMs: config.sessionLifetime, trustProxy: config.trustProxy },
     }))
     .use(outagesApi({ access, db, channels: notifications.channels, silences: notifications.silences, history: notifications.history, publicUrl: config.publicUrl ?? null }))
+    .use(clusterApi(access, cluster))
     .use(metricsApi(metrics))
     .use(live.routes())
     .use(web));
@@ -168,8 +178,9 @@ export function browsableUrl(host: string, port: number): string {
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   await ensurePortFree(config.host, config.port);
-  log.info({ storage: describeStorage(config) }, "opening database");
-  const db = await openDatabase(config);
+  const identity = newInstanceIdentity();
+  log.info({ storage: describeStorage(config), instance: identity.id }, "opening database");
+  const db = await openDatabase(config, applicationName(identity));
   // Undone in reverse order if the start fails half-way, and by stop().
   const undo: (() => unknown)[] = [() => db.close()];
   const unwind = async () => {
@@ -185,8 +196,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     };
     const feed = new ChangeFeed((err) => log.error({ err }, "change listener failed"));
     const { prober, reason } = await openProber(config, log);
-    const monitor = await Monitor.start({
+    const monitor = Monitor.start({
       db,
+      instanceId: identity.id,
       feed,
       log,
       prober,
@@ -200,16 +212,20 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       },
     });
     undo.push(() => monitor.stop()); // flushes pending state, closes the ICMP sockets
-    undo.push(startSamplePruning(db, config.sampleRetention, log));
     const box = await loadKeyring({ secretKey: config.secretKey, dataDir: config.dataDir, log });
-    const app = await createApp({ config, log, db, feed, tokens, monitor, box });
+    const cluster = await Cluster.start({ db, feed, log, identity, leasePeriodMs: config.leasePeriod, worker: monitor, monitoring: prober !== null, keyId: box.keyId });
+    undo.push(() => cluster.stop()); // hands the machines over (before the monitor stops)
+    await cluster.startLeases();
+    undo.push(startSamplePruning(db, config.sampleRetention, log));
+    const app = await createApp({ config, log, db, feed, tokens, monitor, box, cluster });
     undo.push(() => app.notifications.stop());
     // reusePort off: a second vxman on the same port must fail to start, not share it silently.
     app.listen({ hostname: config.host, port: config.port, reusePort: false });
     undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001
     const { hostname = config.host, port = config.port } = app.server!;
     const url = new URL(browsableUrl(hostname, port));
-    log.info({ url: url.href, listening_on: `${hostname}:${port}`, storage: db.kind, monitoring: monitor.state.monitoring }, "vxman is serving");
+    await cluster.registry.setUrl(url.href).catch(() => {});
+    log.info({ url: url.href, listening_on: `${hostname}:${port}`, storage: db.kind, monitoring: monitor.state.monitoring, ...cluster.info }, "vxman is serving");
     return { url, app, db, feed, monitor, stop: unwind };
   } catch (err) {
     await unwind();

@@ -13,6 +13,9 @@ export interface Database extends Queryable {
   readonly kind: "postgres" | "pglite";
   /** Run fn in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** PostgreSQL only (several instances share one): LISTEN on a dedicated connection that
+   *  reconnects by itself; onListen runs once listening, and again after every reconnect. */
+  listen?(channel: string, onMessage: (payload: string) => void, onListen: () => void): Promise<{ unlisten(): Promise<void> }>;
   close(): Promise<void>;
 }
 

@@ -8,8 +8,8 @@ import { openPostgres } from "./postgres.ts";
 export type { Database, Queryable } from "./database.ts";
 export { DatabaseUnavailableError, isConnectionError } from "./database.ts";
 
-export async function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir">): Promise<Database> {
-  return config.databaseUrl ? openPostgres({ url: config.databaseUrl }) : openPglite(config.dataDir);
+export async function openDatabase(config: Pick<Config, "databaseUrl" | "dataDir">, applicationName?: string): Promise<Database> {
+  return config.databaseUrl ? openPostgres({ url: config.databaseUrl, applicationName }) : openPglite(config.dataDir);
 }
 
 /** Where the data lives, for logs and /health (the password never shown). */

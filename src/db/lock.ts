@@ -22,7 +22,8 @@ export function lockDataDir(dir: string): DataDirLock {
     const owner = readFileSync(path, "utf8").trim() || "another process";
     closeSync(fd);
     throw new DataDirLockedError(
-      `data folder ${dir} is in use by ${owner}; stop that vxman first, or give this one its own DATA_DIR`,
+      `data folder ${dir} is in use by ${owner}; stop that vxman first, or give this one its own DATA_DIR. ` +
+        "The embedded database serves one vxman: to run several instances together, point them all at one PostgreSQL (DATABASE_URL)",
     );
   }
   ftruncateSync(fd);

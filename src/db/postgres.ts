@@ -8,9 +8,11 @@ export interface PostgresOptions {
   /** Connections in the pool (transactions have one more, of their own). */
   max?: number;
   onNotice?: (message: string) => void;
+  /** Shown in pg_stat_activity; the events trigger names the writer with it (cluster/). */
+  applicationName?: string;
 }
 
-export function openPostgres({ url, max = 10, onNotice }: PostgresOptions): Database {
+export function openPostgres({ url, max = 10, onNotice, applicationName = "vxman" }: PostgresOptions): Database {
   const options = {
     // Fail fast when the server is gone: a request waiting 30 s for a 503 helps nobody.
     connect_timeout: 5,
@@ -22,7 +24,7 @@ export function openPostgres({ url, max = 10, onNotice }: PostgresOptions): Data
     onnotice: (n: postgres.Notice) => onNotice?.(String(n.message)),
     // int8 (counts, event ids) as numbers like PGlite does; ids stay far below 2^53.
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
-    connection: { application_name: "vxman" },
+    connection: { application_name: applicationName },
   };
   const sql = postgres(url, { ...options, max });
 
@@ -89,6 +91,10 @@ export function openPostgres({ url, max = 10, onNotice }: PostgresOptions): Data
       const run = queue.then(() => runTransaction(fn));
       queue = run.catch(() => {});
       return run;
+    },
+    async listen(channel, onMessage, onListen) {
+      const subscription = await sql.listen(channel, onMessage, onListen);
+      return { unlisten: () => subscription.unlisten() };
     },
     close: async () => {
       await Promise.all([sql.end({ timeout: 5 }), txSql.end({ timeout: 5 })]);

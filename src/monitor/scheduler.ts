@@ -1,7 +1,9 @@
-// Watches every machine: checks each one when it is due, applies the backoff rules, and turns
-// what it sees into state writes (batched), events and live status updates. Registrations are
-// watched at once and deletions stop at once (through the change feed); after a restart each
-// machine resumes its schedule and failure count from the database.
+// Checks the machines this instance holds leases on (all of them, when it runs alone): checks each
+// one when it is due, applies the backoff rules, and turns what it sees into state writes
+// (batched), events and live status updates. The lease keeper (cluster/leases.ts) hands it
+// shards to adopt, resuming each machine's schedule and failure count from the database, and
+// shards to drop. Registrations in its shards are watched at once, deletions stop at once
+// (through the change feed, which other instances' changes reach too).
 import type { MonitoringState } from "../api/health/index.ts";
 import type { ChangeFeed, MachineStatus } from "../changes.ts";
 import type { Database } from "../db/index.ts";
@@ -11,6 +13,7 @@ import type { PingerStats, ProbeResult } from "./pinger.ts";
 import type { GroupOptions } from "../outages/groups.ts";
 import { Segments, type Direction } from "./segments.ts";
 import { StateWriter } from "./state-writer.ts";
+import { shardOf, SHARDS } from "../cluster/leases.ts";
 
 /** What the scheduler needs of the ICMP engine (the Pinger). */
 export interface Prober {
@@ -30,6 +33,8 @@ export interface MonitorOptions extends Policy {
 
 export interface MonitorDeps {
   db: Database;
+  /** This instance's id: the monitor's writes are fenced on its leases (state-writer.ts). */
+  instanceId: string;
   feed: ChangeFeed;
   log: Logger;
   options: MonitorOptions;
@@ -82,11 +87,14 @@ function iso(ms: number): string {
 // due a millisecond apart cost 100 wake-ups a second, not 10,000) nor more than a second.
 const MIN_TICK_MS = 10;
 const MAX_TICK_MS = 1000;
-/** Machines overdue after a restart are spread over at most this long, not checked in one burst. */
-const RESUME_SPREAD_MS = 10_000;
+/** Machines overdue when adopted (a restart, a takeover) are spread over at most this long, not
+ *  checked in one burst; short enough that a takeover checks them well within a lease period. */
+const RESUME_SPREAD_MS = 3_000;
 
 export class Monitor {
   readonly #watched = new Map<number, Watched>();
+  /** The shards this instance holds leases on (cluster/leases.ts): their machines are watched. */
+  readonly #ownedShards = new Set<number>();
   readonly #segments: Segments | undefined;
   readonly #writer: StateWriter;
   #timer: Timer | undefined;
@@ -97,22 +105,61 @@ export class Monitor {
   #unsubscribe: () => void = () => {};
 
   private constructor(private readonly deps: MonitorDeps) {
-    this.#writer = new StateWriter(deps.db, deps.log);
+    this.#writer = new StateWriter(deps.db, deps.log, { holder: deps.instanceId });
     this.#segments = deps.options.segments ? new Segments(deps.options.segments, deps.options.intervalMs) : undefined;
   }
 
-  static async start(deps: MonitorDeps): Promise<Monitor> {
+  /** Watches nothing until it is given shards (adopt). */
+  static start(deps: MonitorDeps): Monitor {
     const monitor = new Monitor(deps);
-    await monitor.#load();
     monitor.#unsubscribe = deps.feed.subscribe((change) => {
-      if (change.type === "machine_registered") monitor.#watch(change.machine.id, change.machine.ip_address, Date.now());
-      if (change.type === "machine_registered" || change.type === "machine_updated") monitor.#segments?.place(change.machine.id, change.machine);
+      // (An update of one not watched yet: another instance's registration that reached us as an update.)
+      if ((change.type === "machine_registered" || change.type === "machine_updated") && monitor.#owns(change.machine.id)) monitor.#watch(change.machine.id, change.machine.ip_address, Date.now());
+      if ((change.type === "machine_registered" || change.type === "machine_updated") && monitor.#owns(change.machine.id)) monitor.#segments?.place(change.machine.id, change.machine);
       else if (change.type === "machine_deleted") monitor.#unwatch(change.machine_id);
       else if (change.type === "machine_seen") monitor.#seen(change.machine_id, change.at, change.via);
     });
     monitor.#writer.start();
-    monitor.#wakeBy(Date.now());
     return monitor;
+  }
+
+  #owns(machineId: number): boolean {
+    return this.#ownedShards.has(shardOf(machineId));
+  }
+
+  async adopt(shards: number[]): Promise<void> {
+    for (const s of shards) this.#ownedShards.add(s);
+    const rows = await this.deps.db.query<WatchedRow>(
+      `SELECT m.id, host(m.ip_address) AS ip, m.labels, m.extra_data, m.status, greatest(m.last_seen, p.last_reply_at) AS last_seen,
+              p.consecutive_failures AS failures, p.next_check_at, p.last_checked_at, p.last_reply_at, p.last_rtt_ms
+       FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id WHERE m.id % ${SHARDS} = ANY($1::int[])`,
+      [shards],
+    );
+    const now = Date.now();
+    for (const row of rows) {
+      // Dropped again while loading, or registered (and watched) meanwhile: leave it be.
+      if (!this.#owns(row.id) || this.#watched.has(row.id)) continue;
+      this.#watched.set(row.id, this.#resume(row, now));
+      this.#segments?.place(row.id, { ip_address: row.ip, labels: row.labels, extra_data: row.extra_data });
+    }
+    this.deps.log.debug({ shards: shards.length, machines: rows.length }, "adopted shards");
+    this.#wakeBy(now);
+  }
+
+  /** Shards this instance no longer holds: stop checking their machines now. */
+  drop(shards: number[]): void {
+    const gone = new Set(shards);
+    for (const s of shards) this.#ownedShards.delete(s);
+    for (const id of this.#watched.keys()) {
+      if (!gone.has(shardOf(id))) continue;
+      this.#watched.delete(id); // a probe in flight finds it gone and is not recorded
+      this.#segments?.remove(id);
+    }
+  }
+
+  /** Write what is pending now (before shards are handed to another instance). */
+  flush(): Promise<void> {
+    return this.#writer.flush();
   }
 
   get state(): MonitoringState {
@@ -126,12 +173,6 @@ export class Monitor {
   /** The ICMP engine's counters (null when monitoring is off). */
   get pingStats(): PingerStats | null {
     return this.deps.prober?.stats ?? null;
-  }
-
-  countByStatus(): { active: number; unreachable: number } {
-    const counts = { active: 0, unreachable: 0 };
-    for (const w of this.#watched.values()) counts[w.status]++;
-    return counts;
   }
 
   /** Told the RTT of every successful check (the metrics' histogram). */
@@ -150,21 +191,7 @@ export class Monitor {
     await this.#writer.stop();
   }
 
-  async #load() {
-    const rows = await this.deps.db.query<WatchedRow>(
-      `SELECT m.id, host(m.ip_address) AS ip, m.labels, m.extra_data, m.status, greatest(m.last_seen, p.last_reply_at) AS last_seen,
-              p.consecutive_failures AS failures, p.next_check_at, p.last_checked_at, p.last_reply_at, p.last_rtt_ms
-       FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id`,
-    );
-    const now = Date.now();
-    for (const row of rows) {
-      this.#watched.set(row.id, this.#resume(row, now));
-      this.#segments?.place(row.id, { ip_address: row.ip, labels: row.labels, extra_data: row.extra_data });
-    }
-    this.deps.log.info({ machines: rows.length, ...this.state }, "monitor started");
-  }
-
-  /** A machine as it was before the restart: same failures, same schedule (re-spread if overdue). */
+  /** A machine as it was before a restart or takeover: same failures, same schedule (re-spread if overdue). */
   #resume(row: WatchedRow, now: number): Watched {
     const { options } = this.deps;
     const failures = row.failures ?? 0;
@@ -250,16 +277,19 @@ export class Monitor {
   }
 
   /**
-   * Check a machine now (an operator's "re-check"), as a scheduled check would: the result moves
-   * its schedule, failures and status. A check already in flight is waited for, not doubled.
-   * Null when this monitor does not watch the machine; throws when monitoring is off.
+   * Check a machine now (an operator's "re-check"). One this instance watches is checked as a
+   * scheduled check would be: the result moves its schedule, failures and status, and a check
+   * already in flight is waited for, not doubled. One another instance watches is pinged once
+   * from here, and only the answer is returned (recorded: false): its record is that instance's.
+   * Throws when monitoring is off.
    */
-  async checkNow(id: number): Promise<{ result: ProbeResult; status: MachineStatus } | null> {
+  async checkNow(id: number, ip: string): Promise<{ result: ProbeResult; status: MachineStatus | null; recorded: boolean }> {
+    const { prober } = this.deps;
+    if (!prober) throw new MonitoringOffError(this.deps.unavailableReason ?? "no ICMP socket");
     const w = this.#watched.get(id);
-    if (!w) return null;
-    if (!this.deps.prober) throw new MonitoringOffError(this.deps.unavailableReason ?? "no ICMP socket");
+    if (!w) return { result: await prober.probe(ip, this.deps.options.timeoutMs), status: null, recorded: false };
     const result = await (w.checking ?? this.#check(w));
-    return { result, status: w.status };
+    return { result, status: w.status, recorded: true };
   }
 
   #record(w: Watched, result: ProbeResult) {

@@ -4,10 +4,16 @@
 // with newer results, bounded) and written when it is back; events carry a key so a retried
 // batch cannot log one twice. Times are epoch milliseconds until the database turns them into
 // timestamps: the hot path makes no Date objects.
+//
+// Fenced: a row is written only for a machine whose shard this instance still holds a live lease
+// on (cluster/leases.ts), read under FOR SHARE so no one can take the lease while the statement
+// runs. A batch held through a database outage, written after the leases lapsed and another
+// instance took over, is dropped instead of overwriting newer state or logging an event twice.
 import { randomUUID } from "node:crypto";
 import type { MachineStatus } from "../changes.ts";
 import { isConnectionError, type Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
+import { SHARDS } from "../cluster/leases.ts";
 
 export interface CheckState {
   machineId: number;
@@ -51,6 +57,8 @@ const MAX_PENDING_SAMPLES = 200_000;
 const MAX_PENDING_EVENTS = 100_000;
 
 export interface WriterOptions {
+  /** The instance whose leases fence the writes (cluster/leases.ts). */
+  holder: string;
   flushEveryMs?: number;
   maxPendingSamples?: number;
   maxPendingEvents?: number;
@@ -59,12 +67,14 @@ export interface WriterOptions {
 const ts = (column: string) => `to_timestamp(${column} / 1000.0)`;
 
 const FLUSH_SQL = `
-WITH state AS (
+WITH held AS (
+  SELECT shard FROM leases WHERE holder = $18 AND expires_at > now() FOR SHARE
+), state AS (
   INSERT INTO ping_state (machine_id, consecutive_failures, interval_ms, next_check_at, last_checked_at, last_reply_at, last_rtt_ms)
   SELECT u.machine_id, u.failures, u.interval_ms, ${ts("u.next_ms")}, ${ts("u.checked_ms")}, ${ts("u.reply_ms")}, u.rtt
   FROM unnest($1::int[], $2::int[], $3::int[], $4::float8[], $5::float8[], $6::float8[], $7::real[])
     AS u(machine_id, failures, interval_ms, next_ms, checked_ms, reply_ms, rtt)
-  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id)
+  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id) AND u.machine_id % ${SHARDS} IN (SELECT shard FROM held)
   ON CONFLICT (machine_id) DO UPDATE SET
     consecutive_failures = excluded.consecutive_failures, interval_ms = excluded.interval_ms,
     next_check_at = excluded.next_check_at, last_checked_at = excluded.last_checked_at,
@@ -72,12 +82,13 @@ WITH state AS (
 ), samples AS (
   INSERT INTO ping_samples (machine_id, checked_at, rtt_ms)
   SELECT u.machine_id, ${ts("u.at_ms")}, u.rtt FROM unnest($8::int[], $9::float8[], $10::real[]) AS u(machine_id, at_ms, rtt)
-  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id)
+  WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id) AND u.machine_id % ${SHARDS} IN (SELECT shard FROM held)
 ), events AS (
   INSERT INTO events (event_key, at, kind, machine_id, ip_address, hostname, details)
   SELECT u.key, ${ts("u.at_ms")}, u.kind, m.id, m.ip_address, m.hostname, u.details::jsonb
   FROM unnest($11::uuid[], $12::float8[], $13::text[], $14::int[], $15::text[]) WITH ORDINALITY AS u(key, at_ms, kind, machine_id, details, n)
   JOIN machines m ON m.id = u.machine_id
+  WHERE m.id % ${SHARDS} IN (SELECT shard FROM held)
   -- Ids in the order the transitions happened: the join may reorder rows, and a batch held
   -- through an outage can carry both a machine's unreachable and its recovered.
   ORDER BY u.n
@@ -85,6 +96,7 @@ WITH state AS (
 ), locked AS (
   -- Rows locked in id order, like the API's batched re-registrations: no deadlock between them.
   SELECT m.id, u.status FROM machines m JOIN unnest($16::int[], $17::text[]) AS u(machine_id, status) ON m.id = u.machine_id
+  WHERE m.id % ${SHARDS} IN (SELECT shard FROM held)
   ORDER BY m.id FOR NO KEY UPDATE OF m
 ), status AS (
   UPDATE machines m SET status = locked.status FROM locked WHERE m.id = locked.id
@@ -107,6 +119,7 @@ export class StateWriter {
   #soon: Timer | undefined;
   #databaseDown = false;
   readonly #flushEveryMs: number;
+  readonly #holder: string;
   readonly #sampleCap: HoldCap;
   readonly #eventCap: HoldCap;
   /** Errors that are not an outage (a bug, a constraint race) get a few retries, then the batch goes. */
@@ -118,8 +131,9 @@ export class StateWriter {
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
-    { flushEveryMs = 1000, maxPendingSamples = MAX_PENDING_SAMPLES, maxPendingEvents = MAX_PENDING_EVENTS }: WriterOptions = {},
+    { holder, flushEveryMs = 1000, maxPendingSamples = MAX_PENDING_SAMPLES, maxPendingEvents = MAX_PENDING_EVENTS }: WriterOptions,
   ) {
+    this.#holder = holder;
     this.#flushEveryMs = flushEveryMs;
     this.#sampleCap = new HoldCap(maxPendingSamples, "RTT samples", log);
     this.#eventCap = new HoldCap(maxPendingEvents, "unreachable/recovered events", log);
@@ -193,7 +207,7 @@ export class StateWriter {
 
   async #commit(batch: Batch) {
     try {
-      await this.db.query(FLUSH_SQL, flushParams(batch));
+      await this.db.query(FLUSH_SQL, [...flushParams(batch), this.#holder]);
       this.stats.flushes++;
       if (batch.events.length) this.onTransitionsWritten();
       if (this.#databaseDown) {

@@ -36,6 +36,7 @@ export const ACCESS: Record<string, Need> = {
   "GET /api/machines/": "viewer",
   "GET /api/outages": "viewer",
   "GET /api/uptime": "viewer",
+  "GET /api/instances": "viewer",
   "GET /api/silences": "viewer",
   "GET /api/machines/:machine": "viewer",
   "GET /api/machines/:machine/samples": "viewer",

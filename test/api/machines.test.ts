@@ -89,10 +89,12 @@ for (const name of TARGETS) {
       expect(first.map((r) => r.status)).toEqual(ips.map(() => 201));
       const created = await Promise.all(first.map((r) => r.json()));
 
-      // Each IP three times at once, unchanged, plus one real change for the first IP.
+      // Each IP three times at once, unchanged; then one real change for the first IP. (Sent in
+      // the same burst, an unchanged one arriving after the change would rightly change it back.)
       const again = ips.flatMap((ip, i) => [0, 1, 2].map(() => ({ ip, body: machineBody(300 + i, { extra_data: awkward(i) }) })));
-      again.push({ ip: ips[0]!, body: machineBody(300, { extra_data: awkward(0), hostname: "changed-in-a-batch" }) });
       const responses = await Promise.all(again.map(({ ip, body }) => t.request("PUT", `/api/machines/${ip}`, { json: body })));
+      again.push({ ip: ips[0]!, body: machineBody(300, { extra_data: awkward(0), hostname: "changed-in-a-batch" }) });
+      responses.push(await t.request("PUT", `/api/machines/${ips[0]}`, { json: again.at(-1)!.body }));
       expect(responses.map((r) => r.status)).toEqual(again.map(() => 200));
       const machines = await Promise.all(responses.map((r) => r.json()));
       again.forEach(({ ip }, n) => {

@@ -23,7 +23,7 @@ test("data written before close is there after reopening", async () => {
   await second.close();
 });
 
-test("a second process on the same data folder is refused with a clear message, and may start once the first is gone", async () => {
+test("a second process on the same data folder is refused with a clear message (saying PostgreSQL is the way to run several), and may start once the first is gone", async () => {
   const holder = await openPglite(dir);
   try {
     const proc = startProcess([process.execPath, join(import.meta.dir, "../../src/main.ts"), "migrate"], {
@@ -31,6 +31,7 @@ test("a second process on the same data folder is refused with a clear message, 
     });
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain(`data folder ${dir} is in use by vxman pid ${process.pid}`);
+    expect(proc.output()).toContain("to run several instances together, point them all at one PostgreSQL (DATABASE_URL)");
   } finally {
     await holder.close();
   }

@@ -7,6 +7,7 @@ import { migrate } from "../../src/db/migrate.ts";
 import { openPglite } from "../../src/db/pglite.ts";
 import { openPostgres } from "../../src/db/postgres.ts";
 import { silentLogger } from "../../src/log.ts";
+import { Cluster, newInstanceIdentity } from "../../src/cluster/index.ts";
 import { Monitor } from "../../src/monitor/scheduler.ts";
 import { digestOf } from "../../src/people/secrets.ts";
 import { createSecretBox } from "../../src/secrets/box.ts";
@@ -55,8 +56,10 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
   };
   // A real monitor without an ICMP socket: it tracks heartbeats and reports monitoring "off".
   // The ICMP side is tested in test/monitor/ on a full server.
-  const monitor = await Monitor.start({
+  const identity = newInstanceIdentity();
+  const monitor = Monitor.start({
     db,
+    instanceId: identity.id,
     feed,
     log: silentLogger,
     prober: null,
@@ -64,7 +67,9 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     options: { intervalMs: config.pingInterval, timeoutMs: config.pingTimeout, backoffMaxMs: config.backoffMax, failureThreshold: config.failureThreshold },
   });
   const box = await createSecretBox(new Uint8Array(32).fill(7)); // a fixed test key
-  const app = await createApp({ config, log: silentLogger, db, feed, tokens, monitor, box });
+  const cluster = await Cluster.start({ db, feed, log: silentLogger, identity, leasePeriodMs: config.leasePeriod, worker: monitor, monitoring: false, keyId: box.keyId });
+  await cluster.startLeases();
+  const app = await createApp({ config, log: silentLogger, db, feed, tokens, monitor, box, cluster });
   return {
     app,
     db,
@@ -84,6 +89,7 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     async close() {
       await app.notifications.stop();
       if (app.server) await app.stop();
+      await cluster.stop();
       await monitor.stop();
       await db!.close();
     },

@@ -78,6 +78,8 @@ export interface ServedBinary {
   restart(): Promise<number | null>;
   /** SIGTERM and wait for the exit, keeping the folder (start() again later). */
   halt(): Promise<number | null>;
+  /** kill -9 and wait for the exit, keeping the folder: a crash. */
+  crash(): Promise<void>;
   /** Start again on the same port and data (after halt()). */
   start(): Promise<void>;
   /** Run another command of the same binary in its folder, with the same environment. */
@@ -86,19 +88,26 @@ export interface ServedBinary {
   stop(): Promise<number | null>;
 }
 
+export interface ServeOptions {
+  /** Run it inside a test host's namespace (`ip netns exec NAME`), listening on that host's address. */
+  inside?: { name: string; ip: string };
+}
+
 /**
  * The compiled binary, alone in an empty temp dir (embedded PGlite there), listening on a free
- * loopback port. Only the process started here is ever signalled (by its PID); stop() also
- * removes the dir.
+ * loopback port (or on a test host's address, inside its namespace). Only the process started
+ * here is ever signalled (by its PID); stop() also removes the dir.
  */
-export async function serveBinary(env: Record<string, string> = {}): Promise<ServedBinary> {
+export async function serveBinary(env: Record<string, string> = {}, { inside }: ServeOptions = {}): Promise<ServedBinary> {
   const { dir, bin, cleanup } = isolatedBinary();
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const address = inside?.ip ?? "127.0.0.1";
+  const base = `http://${address}:${port}`;
+  const command = inside ? ["ip", "netns", "exec", inside.name, bin, "serve"] : [bin, "serve"];
   let proc: RunningProcess | undefined;
   let log = "";
   const start = async () => {
-    proc = startProcess([bin, "serve"], { cwd: dir, env: { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env } });
+    proc = startProcess(command, { cwd: dir, env: { PORT: String(port), HOST: address, LOG_FORMAT: "json", ...env } });
     await waitForHttp(`${base}/health`, 30_000, proc);
   };
   const halt = async (): Promise<number | null> => {
@@ -122,7 +131,7 @@ export async function serveBinary(env: Record<string, string> = {}): Promise<Ser
     await stop();
     throw err;
   }
-  const baseEnv = { PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "json", ...env };
+  const baseEnv = { PORT: String(port), HOST: address, LOG_FORMAT: "json", ...env };
   return {
     base,
     dir,
@@ -134,6 +143,13 @@ export async function serveBinary(env: Record<string, string> = {}): Promise<Ser
       return code;
     },
     halt,
+    async crash() {
+      if (!proc) return;
+      proc.kill("SIGKILL");
+      await proc.exited;
+      log += proc.output();
+      proc = undefined;
+    },
     start,
     run(args, more = {}) {
       const r = Bun.spawnSync([bin, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...baseEnv, ...more }, timeout: 60_000 });

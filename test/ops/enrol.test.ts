@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { testApp, type TestApp } from "../helpers/app.ts";
+import { admin, testApp, type TestApp } from "../helpers/app.ts";
 import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
 import { needs, which } from "../helpers/requirements.ts";
 
@@ -51,7 +51,7 @@ function busyboxPath(): string {
   return bin;
 }
 
-const machines = async (t: TestApp) => (await (await t.request("GET", "/api/machines")).json()).items as Record<string, unknown>[];
+const machines = async (t: TestApp) => (await (await t.request("GET", "/api/machines", { headers: admin })).json()).items as Record<string, unknown>[];
 
 setDefaultTimeout(60_000);
 
@@ -137,7 +137,7 @@ describe.skipIf(!needs("root", "netns"))("enrolment from a namespace test host",
       const body = JSON.parse(r.out.trim().split("\n").at(-1)!);
       expect(body).toMatchObject({ hostname, mac_address: mac, extra_data: { agent: "vxman-register" } });
       expect(await machines(fresh.t)).toEqual([]);
-      expect((await (await fresh.t.request("GET", "/api/events")).json()).items).toEqual([]);
+      expect((await (await fresh.t.request("GET", "/api/events", { headers: admin })).json()).items).toEqual([]);
     } finally {
       await fresh.t.close();
     }

@@ -162,7 +162,7 @@ describe.skipIf(!asRoot)("the binary started the way the unit starts it", () => 
     });
     expect(put.status).toBe(201);
     const pinged = await waitFor("a ping of 127.0.0.77", async () => {
-      const m = await (await fetch(`${base}/api/machines/127.0.0.77`)).json();
+      const m = await (await fetch(`${base}/api/machines/127.0.0.77`, { headers: { authorization: "Bearer systemd-test-admin-token-0123" } })).json();
       return typeof m.last_rtt_ms === "number" ? m : null;
     }, 20_000, 100);
     expect(pinged).toMatchObject({ status: "active", consecutive_failures: 0 });

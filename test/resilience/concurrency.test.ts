@@ -130,7 +130,7 @@ describe("concurrent registrations on PostgreSQL (compiled binary)", () => {
                (SELECT count(*)::int FROM events WHERE ip_address = '127.61.0.2' AND kind = 'updated') AS updated`);
       expect(row!.rows).toBe(1);
       expect(row!.updated).toBeLessThanOrEqual(TOTAL - 1);
-      expect((await (await fetch(`${base}/api/machines?limit=1`)).json()).total).toBe(TOTAL + 2);
+      expect((await (await fetch(`${base}/api/machines?limit=1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).total).toBe(TOTAL + 2);
       expect((await fetch(`${base}/health`)).status).toBe(200);
     },
     180_000,
@@ -159,7 +159,7 @@ describe("concurrent registrations on PostgreSQL (compiled binary)", () => {
       const stored = await query(url, (sql) => sql<{ ip: string }[]>`SELECT host(ip_address) AS ip FROM machines`);
       const updates = await blast(stored.length, IN_FLIGHT, (i) => put(base, stored[i]!.ip, machineBody(5000 + i)));
       expect(tally(updates)).toEqual({ 200: LIMIT });
-      expect((await (await fetch(`${base}/api/machines?limit=1`)).json()).total).toBe(LIMIT);
+      expect((await (await fetch(`${base}/api/machines?limit=1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).total).toBe(LIMIT);
 
       // One place left and one new IP sent 1,000 times at once: it takes the place once (201) and
       // every other copy is an update of it (200), not a refusal for a limit it does not exceed.
@@ -168,7 +168,7 @@ describe("concurrent registrations on PostgreSQL (compiled binary)", () => {
       expect(del.status).toBe(204);
       const last = await blast(TOTAL, IN_FLIGHT, () => put(base, "127.63.9.9", machineBody(9999)));
       expect(tally(last)).toEqual({ 201: 1, 200: TOTAL - 1 });
-      expect((await (await fetch(`${base}/api/machines?limit=1`)).json()).total).toBe(LIMIT);
+      expect((await (await fetch(`${base}/api/machines?limit=1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()).total).toBe(LIMIT);
     },
     180_000,
   );

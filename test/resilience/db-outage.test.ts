@@ -11,6 +11,7 @@ import { openPostgres } from "../../src/db/postgres.ts";
 import { createLogger } from "../../src/log.ts";
 import { StateWriter } from "../../src/monitor/state-writer.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
+import { encodeTokenProtocol } from "../../src/live/protocol.ts";
 import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
 import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
 import { startPgCluster, type PgCluster } from "../helpers/postgres.ts";
@@ -100,7 +101,7 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
       }
       await twoFlushes();
 
-      ws = new WebSocket(`${base.replace("http", "ws")}/ws/status`);
+      ws = new WebSocket(`${base.replace("http", "ws")}/ws/status`, ["vxman", encodeTokenProtocol(ADMIN_TOKEN)]);
       ws.onmessage = (e) => {
         const msg = JSON.parse(String(e.data));
         for (const ev of msg.type === "batch" ? msg.events : [msg]) if (ev.type === "status_update") live.push(ev);
@@ -132,7 +133,7 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
       await down.stopAnswering();
       await waitFor("the host unreachable in memory", () => of(updates, d.id, seenAtStop).some((u) => u.status === "unreachable"), 20_000);
       // Reads keep working from memory, and show what the monitor sees now.
-      const list = await fetch(`${base}/api/machines?status=unreachable`);
+      const list = await fetch(`${base}/api/machines?status=unreachable`, { headers: auth });
       expect(list.status).toBe(200);
       expect((await list.json()).items.map((m: { id: number }) => m.id)).toContain(d.id);
       // Another goes down and comes back before the database does.
@@ -200,10 +201,14 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
     180_000,
   );
 
-  /** A fresh migrated database, and a logger whose JSON lines the test can read. */
+  const WRITER = "writer-test";
+
+  /** A fresh migrated database whose leases all belong to WRITER (the writer's writes are fenced
+   *  on them), and a logger whose JSON lines the test can read. */
   async function writerDatabase() {
     const db = openPostgres({ url: await pg.createDatabase() });
     await migrate(db);
+    await db.query("UPDATE leases SET holder = $1, expires_at = now() + interval '1 hour'", [WRITER]);
     const lines: { msg: string; [k: string]: unknown }[] = [];
     const log = createLogger({ level: "info", format: "json", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
     return { db, log, lines };
@@ -215,7 +220,7 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
       const [{ id }] = (await db.query<{ id: number }>(
         "INSERT INTO machines (hostname, ip_address, mac_address) VALUES ('capped', '127.40.1.1', '52:54:00:40:01:01') RETURNING id",
       )) as [{ id: number }];
-      const writer = new StateWriter(db, log, { flushEveryMs: 60_000, maxPendingSamples: 10 }); // flushed by hand
+      const writer = new StateWriter(db, log, { holder: WRITER, flushEveryMs: 60_000, maxPendingSamples: 10 }); // flushed by hand
       const t0 = Date.now();
       pg.stop("immediate");
       for (let i = 0; i < 25; i++) {
@@ -252,7 +257,7 @@ describe.skipIf(!ready)("database outage with the monitor running", () => {
            ('early', '127.40.2.1', '52:54:00:40:02:01'), ('flapping', '127.40.2.2', '52:54:00:40:02:02') RETURNING id`,
       )) as [{ id: number }, { id: number }];
       const id = flapping.id;
-      const writer = new StateWriter(db, log, { flushEveryMs: 60_000, maxPendingEvents: 3 });
+      const writer = new StateWriter(db, log, { holder: WRITER, flushEveryMs: 60_000, maxPendingEvents: 3 });
       const t0 = Date.now();
       pg.stop("immediate");
       // One machine goes down first: its event will be among those dropped, its status must not be.

@@ -3,6 +3,7 @@
 // unreachable/recovered event is logged twice. The compiled binary, on PostgreSQL and on PGlite
 // (whose data-folder lock is a flock the kernel releases when the process dies).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { encodeTokenProtocol } from "../../src/live/protocol.ts";
 import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
 import { isolatedBinary, startProcess, waitForHttp, type RunningProcess } from "../helpers/binary.ts";
 import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
@@ -36,7 +37,7 @@ class Watcher {
     };
   }
   static async open(base: string): Promise<Watcher> {
-    const ws = new WebSocket(`${base.replace("http", "ws")}/ws/status`);
+    const ws = new WebSocket(`${base.replace("http", "ws")}/ws/status`, ["vxman", encodeTokenProtocol(ADMIN_TOKEN)]);
     const w = new Watcher(ws);
     await waitFor("the WebSocket open", () => ws.readyState === WebSocket.OPEN, 10_000);
     return w;
@@ -94,15 +95,15 @@ class Vxman {
     return (await res.json()).id;
   }
   async machine(id: number): Promise<{ id: number; ip_address: string; status: string; consecutive_failures: number; last_checked_at: string | null; next_check_at: string | null }> {
-    return (await fetch(`${this.base}/api/machines/${id}`)).json();
+    return (await fetch(`${this.base}/api/machines/${id}`, { headers: auth })).json();
   }
   /** Every machine's identity (what a restart must not lose or change). */
   async machines(): Promise<{ id: number; ip_address: string; hostname: string; mac_address: string; created_at: string }[]> {
-    const { items } = await (await fetch(`${this.base}/api/machines?limit=10000`)).json();
+    const { items } = await (await fetch(`${this.base}/api/machines?limit=10000`, { headers: auth })).json();
     return items.map(({ id, ip_address, hostname, mac_address, created_at }: Record<string, unknown>) => ({ id, ip_address, hostname, mac_address, created_at }));
   }
   async events(id: number, kind: string): Promise<unknown[]> {
-    return (await (await fetch(`${this.base}/api/events?machine_id=${id}&kind=${kind}`)).json()).items;
+    return (await (await fetch(`${this.base}/api/events?machine_id=${id}&kind=${kind}`, { headers: auth })).json()).items;
   }
   async flushes(): Promise<number> {
     const text = await (await fetch(`${this.base}/metrics`, { headers: auth })).text();

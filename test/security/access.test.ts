@@ -66,6 +66,7 @@ const ROWS: Row[] = [
   { method: "PATCH", route: "/api/users/:user", path: `/api/users/${MISSING}`, body: { display_name: "x" }, ok: [404] },
   { method: "GET", route: "/api/outages", path: "/api/outages", ok: [200] },
   { method: "GET", route: "/api/uptime", path: "/api/uptime", ok: [200] },
+  { method: "GET", route: "/api/instances", path: "/api/instances", ok: [200] },
   { method: "GET", route: "/api/silences", path: "/api/silences", ok: [200] },
   { method: "POST", route: "/api/silences", path: "/api/silences", body: { groups: ["vni 9"], duration_seconds: 60 }, ok: [201] },
   { method: "DELETE", route: "/api/silences/:id", path: `/api/silences/${MISSING}`, ok: [404] },

@@ -1,6 +1,6 @@
 // GET /health: 200 while the database answers, 503 when it does not. Monitoring being off
 // (no ICMP socket) keeps it 200: the API still works, and the body says why monitoring is off.
-import { Elysia, t } from "elysia";
+import { Elysia, t, type Static } from "elysia";
 import type { Database } from "../../db/index.ts";
 import { BUILD_DATE, COMMIT, VERSION } from "../../version.ts";
 
@@ -33,9 +33,13 @@ const Health = t.Object({
   commit: t.String(),
   build_date: t.String(),
   uptime_s: t.Number(),
+  instance: t.Object(
+    { id: t.String(), leases_held: t.Integer(), machines_watched: t.Integer(), live_instances: t.Integer() },
+    { description: "This instance: its id, the shards (of 256) it holds, the machines it checks, the live instances on this database" },
+  ),
 });
 
-export function healthApi(db: Database, monitoring: () => MonitoringState) {
+export function healthApi(db: Database, monitoring: () => MonitoringState, instance: () => Static<typeof Health>["instance"]) {
   const started = performance.now();
   return new Elysia({ name: "health-api", detail: { tags: ["operations"] } }).get(
     "/health",
@@ -50,6 +54,7 @@ export function healthApi(db: Database, monitoring: () => MonitoringState) {
         commit: COMMIT,
         build_date: BUILD_DATE,
         uptime_s: Math.round((performance.now() - started) / 1000),
+        instance: instance(),
       };
       return status(dbOk ? 200 : 503, body);
     },

@@ -42,6 +42,13 @@ export class MachineDirectory {
     return [...this.#byId.values()];
   }
 
+  /** The whole fleet by status (the metrics). */
+  countByStatus(): { active: number; unreachable: number } {
+    const counts = { active: 0, unreachable: 0 };
+    for (const m of this.#byId.values()) counts[m.status]++;
+    return counts;
+  }
+
   /** A page as JSON text, ready to send: {"items": [...], "total", "limit", "offset"}. Filter by
    *  status, label and group, search hostname/IP/MAC/labels (substring, any case), in id order. */
   listJson(query: ListQuery): string {

@@ -126,10 +126,11 @@ export function machinesApi({ access, service, directory, monitor }: MachinesDep
       async ({ params }) => {
         const machine = await existing(service, params.machine);
         try {
-          const checked = await monitor.checkNow(machine.id);
-          if (!checked) throw notFound(`Machine ${params.machine}`);
-          const { result, status } = checked;
-          return { machine_id: machine.id, is_alive: result.outcome === "reply", rtt_ms: result.rttMs, outcome: result.outcome, detail: result.detail ?? null, status };
+          const { result, status, recorded } = await monitor.checkNow(machine.id, machine.ip_address);
+          return {
+            machine_id: machine.id, is_alive: result.outcome === "reply", rtt_ms: result.rttMs, outcome: result.outcome, detail: result.detail ?? null,
+            status: status ?? machine.status, recorded,
+          };
         } catch (err) {
           if (err instanceof MonitoringOffError) throw new ApiError(503, "monitoring_off", `Monitoring is off, so nothing can be checked: ${err.message}.`);
           throw err;

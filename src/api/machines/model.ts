@@ -81,6 +81,7 @@ export const CheckResult = t.Object({
   outcome: t.String({ description: "reply, timeout, unreachable (an ICMP error), or error" }),
   detail: t.Union([t.String(), t.Null()]),
   status: t.Union([t.Literal("active"), t.Literal("unreachable")]),
+  recorded: t.Boolean({ description: "false when another instance checks this machine: the answer is shown, its record stays that instance's" }),
 });
 
 export const ListQuery = t.Object({

@@ -224,6 +224,15 @@ export class MachineService {
     return rows.map(toMachine);
   }
 
+  /** These machines as they are now (the ones that still exist), for the cluster's change bridge. */
+  async byIds(ids: number[]): Promise<Machine[]> {
+    const rows = await this.db.query<MachineRow>(
+      `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id WHERE m.id = ANY($1::int[])`,
+      [ids],
+    );
+    return rows.map(toMachine);
+  }
+
   /** By numeric id or by IP address. */
   async get(ref: string, q: Queryable = this.db): Promise<Machine | null> {
     const byId = /^\d{1,9}$/.test(ref);
