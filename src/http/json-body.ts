@@ -8,13 +8,14 @@ import { MAX_BODY_BYTES, tooLarge } from "./guards.ts";
 export function jsonBodies() {
   return new Elysia({ name: "json-body" }).onParse({ as: "global" }, async ({ request }) => {
     // An empty body is no body, whatever the content type says (many clients always send one):
-    // a route that needs a body then says so (422), one that takes none does not care.
-    if (request.body === null) return;
+    // a route that needs a body then says so (422), one that takes none does not care. null, not
+    // undefined: undefined would hand the empty body on to Elysia's own JSON parser (a 400).
+    if (request.body === null) return null;
     // With a Content-Length (already checked against the limit) the body is read in one go, the
     // fast path; without one it is read chunk by chunk and abandoned early.
     const bytes = request.headers.has("content-length") ? new Uint8Array(await request.arrayBuffer()) : await readAtMost(request.body, MAX_BODY_BYTES);
     if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge(bytes.byteLength);
-    if (bytes.byteLength === 0) return;
+    if (bytes.byteLength === 0) return null;
     try {
       return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     } catch {

@@ -76,7 +76,7 @@ export interface AccessOptions {
 
 const LABEL: Record<Need, string> = {
   anyone: "anyone",
-  machine: "the registration token",
+  machine: "the registration token (REGISTRATION_TOKEN)",
   viewer: "a login (viewer or above)",
   operator: "the operator or admin role",
   admin: "the admin role",
@@ -94,7 +94,9 @@ export function accessProblem(need: Need, who: Identity, o: AccessOptions): ApiE
     : role !== null && atLeast(role, need);
   if (allowed) return null;
   if (who.via === "anonymous") {
-    const why = who.sessionEnded ? "Your session has ended (logged out, expired or idle too long); log in again." : `This needs ${LABEL[need]}: log in, or send "Authorization: Bearer <token>".`;
+    // A machine has no login: it is told about its token only.
+    const how = need === "machine" ? `send "Authorization: Bearer <token>"` : `log in, or send "Authorization: Bearer <token>"`;
+    const why = who.sessionEnded ? "Your session has ended (logged out, expired or idle too long); log in again." : `This needs ${LABEL[need]}: ${how}.`;
     return new ApiError(401, "unauthorized", why, undefined, { "www-authenticate": 'Bearer realm="vxman"' });
   }
   return new ApiError(403, "forbidden", `This needs ${LABEL[need]}; you are signed in as ${who.actor}${role ? ` (${role})` : ""}.`);

@@ -103,12 +103,14 @@ describe("compiled binary", () => {
     const created = await put(base, "127.5.0.1", { hostname: "bin-1", mac_address: "52:54:00:05:00:01" });
     expect(created.status).toBe(201);
     const m = await created.json();
-    const list = await (await fetch(`${base}/api/machines`)).json();
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await fetch(`${base}/api/machines`)).status).toBe(401); // reads need a login or a token
+    const list = await (await fetch(`${base}/api/machines`, { headers: auth })).json();
     expect(list.items.map((x: { id: number }) => x.id)).toEqual([m.id]);
     expect((await fetch(`${base}/api/machines/${m.id}`, { method: "DELETE" })).status).toBe(401);
     const del = await fetch(`${base}/api/machines/${m.id}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
     expect(del.status).toBe(204);
-    expect((await (await fetch(`${base}/api/machines`)).json()).total).toBe(0);
+    expect((await (await fetch(`${base}/api/machines`, { headers: auth })).json()).total).toBe(0);
 
     // The dashboard and the offline docs are inside the binary.
     const page = await fetch(`${base}/`);
@@ -123,7 +125,7 @@ describe("compiled binary", () => {
 
     // SIGTERM stops it cleanly; a restart keeps the data and does not print a new token.
     expect(await served.restart()).toBe(0);
-    const events = await (await fetch(`${base}/api/events`)).json();
+    const events = await (await fetch(`${base}/api/events`, { headers: auth })).json();
     expect(events.items.map((e: { kind: string }) => e.kind)).toEqual(["deleted", "registered"]);
     expect(await served.stop()).toBe(0);
     expect(served.output().match(/generated admin token/g)).toHaveLength(1);

@@ -2,6 +2,7 @@
 // state, close ICMP sockets and the database, exit 0 well within 10 s.
 import { afterAll, expect, test } from "bun:test";
 import postgres from "postgres";
+import { encodeTokenProtocol } from "../../src/live/protocol.ts";
 import { isolatedBinary, startProcess, waitForHttp } from "../helpers/binary.ts";
 import { freePort, sharedPgCluster } from "../helpers/postgres.ts";
 import { needs } from "../helpers/requirements.ts";
@@ -27,7 +28,7 @@ test.skipIf(!needs("root"))(
     const base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/health`, 30_000, proc);
 
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/status`);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/status`, ["vxman", encodeTokenProtocol("shutdown-test-admin-token")]);
     const statusUpdates: { machine_id: number; last_checked_at: string | null }[] = [];
     ws.onmessage = (e) => {
       const msg = JSON.parse(String(e.data));
