@@ -10,10 +10,12 @@ export function StatusLabel({ status }: { status: Machine["status"] }) {
     : html`<span class="status status-unreachable"><span class="dot" aria-hidden="true">○</span> unreachable</span>`;
 }
 
-/** "2 min ago", with the exact time on hover (title) and for machines (datetime). */
+/** "2 min ago", with the exact time on hover (title) and for machines (datetime). `now` is the
+ *  page's clock, which redraws it every few seconds; the words use the time it is drawn at, or a
+ *  machine seen a moment ago, redrawn for that, would read "in 7 s". */
 export function TimeAgo({ iso, now }: { iso: string | null; now: number }) {
   if (!iso) return html`<span class="muted">never</span>`;
-  return html`<time datetime=${iso} title=${exactTime(iso)}>${relativeTime(iso, now)}</time>`;
+  return html`<time datetime=${iso} title=${exactTime(iso)}>${relativeTime(iso, Math.max(now, Date.now()))}</time>`;
 }
 
 export const machineHref = (id: number) => `#/machines/${id}`;

@@ -1,5 +1,8 @@
 // One machine in the list: a table row on a desktop, a card on a phone. Both are positioned by
-// the windowed list (translateY through the CSSOM: the CSP forbids style attributes in markup).
+// the windowed list (translateY through the CSSOM: the CSP forbids style attributes in markup),
+// and redrawn only when one of their props changed: every check of every machine is a live
+// update, and the list would otherwise redraw each visible row (strip, chips, uptime) for each.
+import { Component, type VNode } from "preact";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { formatRtt } from "../lib/format.ts";
 import type { Uptime } from "../lib/outages.ts";
@@ -30,7 +33,22 @@ function DeleteButton({ machine, onDelete }: { machine: Machine; onDelete: (m: M
     onClick=${() => onDelete(machine)}>Delete</button>`;
 }
 
-export function TableRow({ machine: m, uptime, index, top, now, flash, canDelete, onDelete }: RowProps) {
+/** `render` as a component that skips a redraw when no prop changed (a machine object is
+ *  replaced whenever it changes). preact/compat's memo, without compat in the bundle. */
+function unlessChanged<P extends object>(render: (props: P) => VNode) {
+  return class extends Component<P> {
+    override shouldComponentUpdate(next: P): boolean {
+      const now = this.props as P;
+      for (const k in next) if (next[k] !== now[k]) return true;
+      return false;
+    }
+    override render(props: P): VNode {
+      return render(props);
+    }
+  };
+}
+
+export const TableRow = unlessChanged(function TableRow({ machine: m, uptime, index, top, now, flash, canDelete, onDelete }: RowProps) {
   return html`<div role="row" class=${`row ${flash}`} aria-rowindex=${index + 2} data-id=${m.id}
       style=${{ transform: `translateY(${top}px)` }}>
     <div role="cell" class="c-host"><a href=${machineHref(m.id)} title=${m.hostname}>${m.hostname}</a></div>
@@ -44,9 +62,9 @@ export function TableRow({ machine: m, uptime, index, top, now, flash, canDelete
     <div role="cell" class="c-seen"><${TimeAgo} iso=${m.last_seen} now=${now} /></div>
     <div role="cell" class="c-act">${canDelete && m.status === "unreachable" ? html`<${DeleteButton} machine=${m} onDelete=${onDelete} />` : null}</div>
   </div>`;
-}
+});
 
-export function Card({ machine: m, uptime, index, top, now, flash, canDelete, onDelete, setSize }: RowProps & { setSize: number }) {
+export const Card = unlessChanged(function Card({ machine: m, uptime, index, top, now, flash, canDelete, onDelete, setSize }: RowProps & { setSize: number }) {
   return html`<li class=${`card ${flash}`} aria-posinset=${index + 1} aria-setsize=${setSize} data-id=${m.id} style=${{ transform: `translateY(${top}px)` }}>
     <div class="card-top">
       <${StatusLabel} status=${m.status} />
@@ -59,4 +77,4 @@ export function Card({ machine: m, uptime, index, top, now, flash, canDelete, on
     <div class="card-checks"><${CheckStrip} checks=${m.recent_checks} /> <span class="muted">24 h</span> <${UptimeCell} uptime=${uptime} /></div>
     <div class="card-labels"><${LabelChips} labels=${m.labels} /></div>
   </li>`;
-}
+});
