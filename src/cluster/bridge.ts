@@ -21,7 +21,7 @@ import type { Logger } from "../log.ts";
 export const CHANGES_CHANNEL = "vxman_changes";
 const SEND_EVERY_MS = 50;
 /** Bytes of one payload, at most (NOTIFY refuses 8000 and more). */
-const MAX_PAYLOAD = 7500;
+export const MAX_PAYLOAD = 7500;
 const PROBE_TIMEOUT_MS = 5000;
 const RESYNC_RETRY_MS = 2000;
 const ACCESS_KINDS = new Set(["user_created", "user_changed", "password_changed", "token_created", "token_revoked", "sessions_revoked"]);
@@ -51,6 +51,9 @@ export interface BridgeDeps {
   log: Logger;
   /** This instance's application_name: what the events trigger names it by. */
   me: string;
+  /** Whether any other instance is live: status updates are sent only then (a lone instance
+   *  would only be talking to itself; one that joins loads the state from the database). */
+  othersLive: () => boolean;
 }
 
 /** What the bridge needs from the app, known once it is built (attach). */
@@ -156,7 +159,7 @@ export class ChangeBridge {
 
   /** Local status updates and sightings go out; changes that came from others do not go back. */
   #relay(change: Change) {
-    if (this.#applyingRemote) return;
+    if (this.#applyingRemote || !this.deps.othersLive()) return;
     if (change.type === "status_update") this.#outbox.u.push(toTuple(change));
     else if (change.type === "machine_seen") this.#outbox.s.push([change.machine_id, change.at.getTime(), change.via]);
     else return;
@@ -288,14 +291,14 @@ export class ChangeBridge {
   }
 }
 
-function toTuple(c: StatusUpdate): StatusTuple {
+export function toTuple(c: StatusUpdate): StatusTuple {
   return [
     c.machine_id, c.status, c.is_alive ? 1 : 0, c.response_time, c.checked ? 1 : 0, Date.parse(c.last_seen), c.consecutive_failures,
     c.last_checked_at === null ? null : Date.parse(c.last_checked_at), c.next_check_at === null ? null : Date.parse(c.next_check_at),
   ];
 }
 
-function fromTuple([id, status, alive, rtt, checked, seen, failures, lastChecked, nextCheck]: StatusTuple): StatusUpdate {
+export function fromTuple([id, status, alive, rtt, checked, seen, failures, lastChecked, nextCheck]: StatusTuple): StatusUpdate {
   return {
     type: "status_update", machine_id: id, status, is_alive: alive === 1, response_time: rtt, checked: checked === 1,
     last_seen: new Date(seen).toISOString(), consecutive_failures: failures,
@@ -305,7 +308,7 @@ function fromTuple([id, status, alive, rtt, checked, seen, failures, lastChecked
 }
 
 /** The outbox as payloads under MAX_PAYLOAD bytes each (tuples are ASCII: length is bytes). */
-function chunk(me: string, u: StatusTuple[], s: SeenTuple[], a: boolean): string[] {
+export function chunk(me: string, u: StatusTuple[], s: SeenTuple[], a: boolean): string[] {
   const payloads: string[] = [];
   let current: Message = { o: me, ...(a ? { a: 1 as const } : {}) };
   let size = JSON.stringify(current).length + 16;

@@ -54,8 +54,10 @@ export class Cluster {
     await registry.checkSameKey();
     if (db.kind === "pglite") await db.query("UPDATE leases SET holder = NULL, expires_at = '-infinity' WHERE holder IS DISTINCT FROM $1", [identity.id]); // the folder lock: no one else is alive
     else await registry.reclaimCrashedPeers();
-    const bridge = db.kind === "postgres" ? await ChangeBridge.start({ db, feed: deps.feed, log, me: await connectionName(db) }) : null;
-    return new Cluster(registry, new LeaseKeeper(db, registry, deps.worker, log), bridge, deps.worker);
+    const leases = new LeaseKeeper(db, registry, deps.worker, log);
+    const othersLive = () => leases.stats.liveInstances > 1;
+    const bridge = db.kind === "postgres" ? await ChangeBridge.start({ db, feed: deps.feed, log, me: await connectionName(db), othersLive }) : null;
+    return new Cluster(registry, leases, bridge, deps.worker);
   }
 
   /** The app is built: changes from other instances can be read and shown from now on. */
