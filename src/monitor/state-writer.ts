@@ -14,6 +14,7 @@ import type { MachineStatus } from "../changes.ts";
 import { isConnectionError, type Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import { SHARDS } from "../cluster/leases.ts";
+import { MONITOR } from "../api/events/record.ts";
 
 export interface CheckState {
   machineId: number;
@@ -84,8 +85,8 @@ WITH held AS (
   SELECT u.machine_id, ${ts("u.at_ms")}, u.rtt FROM unnest($8::int[], $9::float8[], $10::real[]) AS u(machine_id, at_ms, rtt)
   WHERE EXISTS (SELECT 1 FROM machines m WHERE m.id = u.machine_id) AND u.machine_id % ${SHARDS} IN (SELECT shard FROM held)
 ), events AS (
-  INSERT INTO events (event_key, at, kind, machine_id, ip_address, hostname, details)
-  SELECT u.key, ${ts("u.at_ms")}, u.kind, m.id, m.ip_address, m.hostname, u.details::jsonb
+  INSERT INTO events (event_key, at, kind, machine_id, ip_address, hostname, details, actor)
+  SELECT u.key, ${ts("u.at_ms")}, u.kind, m.id, m.ip_address, m.hostname, u.details::jsonb, '${MONITOR.name}'
   FROM unnest($11::uuid[], $12::float8[], $13::text[], $14::int[], $15::text[]) WITH ORDINALITY AS u(key, at_ms, kind, machine_id, details, n)
   JOIN machines m ON m.id = u.machine_id
   WHERE m.id % ${SHARDS} IN (SELECT shard FROM held)

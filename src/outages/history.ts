@@ -67,7 +67,8 @@ export class OutageHistory {
 
 /** Percent of the window from `from` to now not covered by an outage (100 for an empty window). */
 function uptimeOf(from: string): string {
-  const down = `coalesce(sum(extract(epoch FROM greatest(interval '0', coalesce(o.ended_at, now()) - greatest(o.started_at, ${from})))), 0)`;
+  // FILTER: a machine with no outage still has one row from the outer join, with no outage in it.
+  const down = `coalesce(sum(extract(epoch FROM greatest(interval '0', coalesce(o.ended_at, now()) - greatest(o.started_at, ${from})))) FILTER (WHERE o.id IS NOT NULL), 0)`;
   const span = `extract(epoch FROM now() - ${from})`;
   return `round((CASE WHEN ${span} <= 0 THEN 100 ELSE greatest(0, 100 * (1 - ${down} / ${span})) END)::numeric, 3)::float8`;
 }

@@ -65,8 +65,9 @@ for (const name of TARGETS.filter((n) => n !== "app/postgres")) {
     test("outage history: opened and closed by the transitions, filtered by machine, group and open; uptime from it", async () => {
       const a = (await register({ extra_data: { vni: 654 } })).json.id as number;
       const b = (await register({ extra_data: { vni: 655 } })).json.id as number;
+      const never = (await register({ extra_data: { vni: 656 } })).json.id as number; // never down
       // Registered just now: back-date them so the windows cover the outages.
-      await t.db.query("UPDATE machines SET created_at = now() - interval '40 days' WHERE id = ANY($1::int[])", [[a, b]]);
+      await t.db.query("UPDATE machines SET created_at = now() - interval '40 days' WHERE id = ANY($1::int[])", [[a, b, never]]);
       await outage(a, 2 * 3600, 3600); // an hour down, ended an hour ago
       await outage(b, 600, null); // down for ten minutes, still down
       const all = (await call("GET", `/api/outages?machine_id=${a}`)).json.items;
@@ -84,6 +85,7 @@ for (const name of TARGETS.filter((n) => n !== "app/postgres")) {
       expect((uptime.get(a) as { week: number }).week).toBeCloseTo(100 * (1 - 1 / (7 * 24)), 1);
       expect((uptime.get(b) as { day: number }).day).toBeCloseTo(100 * (1 - 600 / 86_400), 1);
       expect((uptime.get(b) as { down_since: string }).down_since).not.toBeNull();
+      expect(uptime.get(never)).toEqual({ machine_id: never, day: 100, week: 100, month: 100, down_since: null });
 
       // Deleting a machine that is down ends its outage (kept in the history).
       await call("DELETE", `/api/machines/${b}`);
