@@ -56,7 +56,7 @@ export interface AppDeps {
 }
 
 export async function createApp({ config, log, db, feed, tokens, monitor, box, cluster }: AppDeps) {
-  const machines = new MachineService(db, feed, log, config.maxMachines);
+  const machines = new MachineService(db, feed, log, config.maxMachines, groupOptions(config));
   const events = new EventService(db);
   const users = new UserService(db);
   const sessions = new SessionService(db, { idleMs: config.sessionIdleTimeout, lifetimeMs: config.sessionLifetime });

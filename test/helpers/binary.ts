@@ -91,6 +91,8 @@ export interface ServedBinary {
 export interface ServeOptions {
   /** Run it inside a test host's namespace (`ip netns exec NAME`), listening on that host's address. */
   inside?: { name: string; ip: string };
+  /** How long it may take to serve (a bench's 100,000 machines take longer than 30 s on a busy machine). */
+  startTimeoutMs?: number;
 }
 
 /**
@@ -98,7 +100,7 @@ export interface ServeOptions {
  * loopback port (or on a test host's address, inside its namespace). Only the process started
  * here is ever signalled (by its PID); stop() also removes the dir.
  */
-export async function serveBinary(env: Record<string, string> = {}, { inside }: ServeOptions = {}): Promise<ServedBinary> {
+export async function serveBinary(env: Record<string, string> = {}, { inside, startTimeoutMs = 30_000 }: ServeOptions = {}): Promise<ServedBinary> {
   const { dir, bin, cleanup } = isolatedBinary();
   const port = await freePort();
   const address = inside?.ip ?? "127.0.0.1";
@@ -108,7 +110,7 @@ export async function serveBinary(env: Record<string, string> = {}, { inside }: 
   let log = "";
   const start = async () => {
     proc = startProcess(command, { cwd: dir, env: { PORT: String(port), HOST: address, LOG_FORMAT: "json", ...env } });
-    await waitForHttp(`${base}/health`, 30_000, proc);
+    await waitForHttp(`${base}/health`, startTimeoutMs, proc);
   };
   const halt = async (): Promise<number | null> => {
     if (!proc) return null;

@@ -27,6 +27,7 @@ function bigMachine(id: number, round: number): Machine {
     // About 8 KiB, the largest extra_data a machine may send.
     extra_data: { round, blob: "x".repeat(8000) },
     labels: [],
+    groups: [],
     notes: "",
     recent_checks: "",
     created_at: now,

@@ -13,6 +13,7 @@ const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {
   status: "active",
   extra_data: {},
   labels: [],
+  groups: [],
   notes: "",
   recent_checks: "",
   created_at: "2026-01-01T00:00:00.000Z",

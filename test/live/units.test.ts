@@ -15,6 +15,7 @@ const machine = (id: number, extra: Partial<Machine> = {}): Machine => ({
   status: "active",
   extra_data: {},
   labels: [],
+  groups: [],
   notes: "",
   recent_checks: "",
   created_at: "2026-01-01T00:00:00.000Z",

@@ -53,6 +53,7 @@ export const Machine = t.Object({
   status: t.Union([t.Literal("active"), t.Literal("unreachable")]),
   extra_data: t.Record(t.String(), t.Unknown()),
   labels: t.Array(t.String(), { description: "key=value labels, sorted" }),
+  groups: t.Array(t.String(), { description: 'Its built-in groups: its VNI ("vni 4096", from extra_data.vni) and its subnet ("subnet 198.18.0.0/24", SUBNET_PREFIX_V4/V6)' }),
   notes: t.String({ description: "What operators wrote about the machine" }),
   created_at: Time,
   updated_at: Time,

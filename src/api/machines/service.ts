@@ -8,7 +8,7 @@ import { recordEvent, type Actor } from "../events/record.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../../http/errors.ts";
 import { normalizeMac } from "./address.ts";
-import { normalizeLabels } from "../../outages/groups.ts";
+import { groupsOf, normalizeLabels, type GroupOptions } from "../../outages/groups.ts";
 import type { Machine, MachinePatch, RegisterBody } from "./model.ts";
 
 /** The columns of the Machine JSON, from machines `m` and ping_state `p`. */
@@ -31,10 +31,11 @@ type MachineRow = Omit<Machine, "created_at" | "updated_at" | "last_seen" | "las
   next_check_at: Date | null;
 };
 
-/** A row of MACHINE_COLUMNS as the API shows it (times in ISO 8601, UTC). */
-export function toMachine(row: MachineRow): Machine {
+/** A row of MACHINE_COLUMNS as the API shows it (times in ISO 8601, UTC; its built-in groups). */
+export function toMachine(row: MachineRow, groups: GroupOptions): Machine {
   return {
     ...row,
+    groups: groupsOf(row, groups),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
     last_seen: row.last_seen.toISOString(),
@@ -129,6 +130,8 @@ export class MachineService {
     private readonly feed: ChangeFeed,
     private readonly log: Logger,
     private readonly maxMachines: number,
+    /** How machines fall into groups (GROUP_BY's subnet sizes): each machine carries its groups. */
+    private readonly groups: GroupOptions,
   ) {}
 
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
@@ -149,7 +152,7 @@ export class MachineService {
     const columns = [0, 1, 2, 3, 4].map((c) => batch.map((params) => params[c]));
     const rows = await this.db.query<MachineRow & { n: number }>(TOUCH_UNCHANGED, columns);
     const results: (RegisterResult | null)[] = batch.map(() => null);
-    for (const { n, ...row } of rows) results[n - 1] = { machine: toMachine(row), created: false, changed: false };
+    for (const { n, ...row } of rows) results[n - 1] = { machine: toMachine(row, this.groups), created: false, changed: false };
     return results;
   }
 
@@ -157,7 +160,7 @@ export class MachineService {
     const [row] = await q.query<MachineRow & { changes: unknown; changed: boolean }>(UPDATE_BY_IP, params);
     if (!row) return null;
     const { changes: _, changed, ...machine } = row;
-    return { machine: toMachine(machine), created: false, changed };
+    return { machine: toMachine(machine, this.groups), created: false, changed };
   }
 
   /**
@@ -174,7 +177,7 @@ export class MachineService {
       await this.checkLimit(tx);
       const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra, labels, actorName, actorAddress]);
       if (!row) throw new Error(`machine ${ip} was created while the registration lock was held`);
-      return { machine: toMachine(row), created: true, changed: true };
+      return { machine: toMachine(row, this.groups), created: true, changed: true };
     });
   }
 
@@ -221,7 +224,7 @@ export class MachineService {
     const rows = await this.db.query<MachineRow>(
       `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id ORDER BY m.id`,
     );
-    return rows.map(toMachine);
+    return rows.map((row) => toMachine(row, this.groups));
   }
 
   /** These machines as they are now (the ones that still exist), for the cluster's change bridge. */
@@ -230,7 +233,7 @@ export class MachineService {
       `SELECT ${MACHINE_COLUMNS} FROM machines m LEFT JOIN ping_state p ON p.machine_id = m.id WHERE m.id = ANY($1::int[])`,
       [ids],
     );
-    return rows.map(toMachine);
+    return rows.map((row) => toMachine(row, this.groups));
   }
 
   /** By numeric id or by IP address. */
@@ -241,7 +244,7 @@ export class MachineService {
        WHERE ${byId ? "m.id = $1::int" : "m.ip_address = $1::inet"}`,
       [ref],
     );
-    return row ? toMachine(row) : null;
+    return row ? toMachine(row, this.groups) : null;
   }
 
   /** RTT history, oldest first: the last `limit` samples (since `since`, when given). Null when the machine is unknown. */
@@ -286,7 +289,7 @@ export class MachineService {
         [id],
       );
       if (!row) return null;
-      const machine = toMachine(row);
+      const machine = toMachine(row, this.groups);
       await recordEvent(tx, { kind: "deleted", actor, machine, details: { machine } });
       await tx.query("DELETE FROM machines WHERE id = $1", [id]);
       return machine;
