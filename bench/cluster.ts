@@ -17,6 +17,7 @@ const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 120);
 /** The first checks are spread over 0.5–1.5 intervals: measure after that. */
 const WARMUP_S = Number(process.env.BENCH_CLUSTER_WARMUP ?? 95);
 const ENV = { PING_INTERVAL: "60s", MAX_MACHINES: String(MACHINES + 1000), LOG_LEVEL: "warn" };
+const START = { startTimeoutMs: 180_000 };
 
 /** Machines straight into the database (registering 100,000 over HTTP is another bench). */
 async function seedMachines(sql: postgres.Sql, count: number) {
@@ -134,14 +135,14 @@ export async function runClusterBench(): Promise<string> {
     await migrate(url);
     await seedMachines(sql, MACHINES);
 
-    instances = [await startInstance(url, ENV)];
+    instances = [await startInstance(url, ENV, START)];
     await waitBalanced(instances);
     await Bun.sleep(WARMUP_S * 1000);
     const one = await measure(instances, sql, dataDir);
     await stopInstances(instances);
 
     instances = [];
-    for (let k = 0; k < 4; k++) instances.push(await startInstance(url, ENV));
+    for (let k = 0; k < 4; k++) instances.push(await startInstance(url, ENV, START));
     await waitBalanced(instances);
     await Bun.sleep(WARMUP_S * 1000);
     const four = await measure(instances, sql, dataDir);
