@@ -3,6 +3,7 @@
 import m001 from "../../sql/001_init.sql" with { type: "text" };
 import m002 from "../../sql/002_people.sql" with { type: "text" };
 import m003 from "../../sql/003_outages.sql" with { type: "text" };
+import m005 from "../../sql/005_jobs.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -14,4 +15,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "001_init.sql", sql: m001 },
   { version: 2, name: "002_people.sql", sql: m002 },
   { version: 3, name: "003_outages.sql", sql: m003 },
+  // 004 is the cluster's (instances); it lands separately.
+  { version: 5, name: "005_jobs.sql", sql: m005 },
 ];

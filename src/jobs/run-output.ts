@@ -1,0 +1,134 @@
+// A run's output on its way from the SSH channels to the database and the live log. Pieces are
+// collected per host in arrival order; every CUT_MS they are cut into chunks (consecutive pieces
+// of one stream together), each numbered with the run's next sequence number, handed to the live
+// log at once and written to the database in one statement, so output survives a crash and any
+// instance can read it. A chunk never ends inside a UTF-8 character or an escape sequence (the
+// rest waits for the next cut), so each reads on its own.
+import type { Database } from "../db/index.ts";
+import type { Logger } from "../log.ts";
+import { completeLength } from "./output-text.ts";
+import type { OutputStream } from "./ssh-script.ts";
+
+export const CUT_MS = 250;
+
+export interface OutputChunk {
+  seq: number;
+  machine_id: number;
+  stream: OutputStream;
+  data: Uint8Array;
+}
+
+interface Piece {
+  stream: OutputStream;
+  data: Uint8Array;
+}
+
+export class RunOutput {
+  #seq = 0;
+  readonly #pieces = new Map<number, Piece[]>();
+  /** Hosts whose output is complete: nothing is held back at their next cut. */
+  readonly #ended = new Set<number>();
+  #unwritten: OutputChunk[] = [];
+  #writing: Promise<void> = Promise.resolve();
+  readonly #timer: Timer;
+
+  constructor(
+    private readonly runId: number,
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly onChunks: (chunks: OutputChunk[]) => void,
+  ) {
+    this.#timer = setInterval(() => void this.flush(), CUT_MS);
+  }
+
+  /** The sequence number of the last chunk cut. */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  append(machineId: number, stream: OutputStream, data: Uint8Array): void {
+    let pieces = this.#pieces.get(machineId);
+    if (!pieces) this.#pieces.set(machineId, (pieces = []));
+    pieces.push({ stream, data });
+  }
+
+  /** The host printed its last: its held-back bytes go out with the next cut. */
+  endHost(machineId: number): void {
+    this.#ended.add(machineId);
+  }
+
+  /** Chunks cut but not yet in the database (a copy): what a live log joining now must add to what it reads there. */
+  unwritten(): OutputChunk[] {
+    return [...this.#unwritten];
+  }
+
+  /** Cut what has arrived and write every chunk not yet written; resolves once they are stored. */
+  flush(): Promise<void> {
+    const chunks = this.#cut();
+    if (chunks.length) {
+      this.#unwritten.push(...chunks);
+      this.onChunks(chunks);
+    }
+    this.#writing = this.#writing.then(() => this.#write());
+    return this.#writing;
+  }
+
+  /** Final flush; the timer stops. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+
+  #cut(): OutputChunk[] {
+    const chunks: OutputChunk[] = [];
+    for (const [machineId, pieces] of this.#pieces) {
+      const final = this.#ended.has(machineId);
+      const held = final ? [] : holdBack(pieces);
+      for (const run of byStream(pieces)) chunks.push({ seq: ++this.#seq, machine_id: machineId, ...run });
+      if (held.length) this.#pieces.set(machineId, held);
+      else this.#pieces.delete(machineId);
+    }
+    this.#ended.clear();
+    return chunks;
+  }
+
+  /** Writes what is unwritten in one statement; on failure (the database away) it stays for the next cut. */
+  async #write(): Promise<void> {
+    const batch = this.#unwritten.slice();
+    if (!batch.length) return;
+    try {
+      await this.db.query(
+        `INSERT INTO run_output (run_id, seq, machine_id, stream, data)
+         SELECT $1, seq, machine_id, stream, decode(data, 'base64') FROM unnest($2::int[], $3::int[], $4::text[], $5::text[]) AS c(seq, machine_id, stream, data)
+         ON CONFLICT (run_id, seq) DO NOTHING`,
+        [this.runId, batch.map((c) => c.seq), batch.map((c) => c.machine_id), batch.map((c) => c.stream), batch.map((c) => Buffer.from(c.data).toString("base64"))],
+      );
+      this.#unwritten = this.#unwritten.slice(batch.length);
+    } catch (err) {
+      this.log.warn({ err, run_id: this.runId, chunks: batch.length }, "run output not written yet; will retry");
+    }
+  }
+}
+
+/** Takes the incomplete end of the last piece off (returned, to wait for the next cut). */
+function holdBack(pieces: Piece[]): Piece[] {
+  const last = pieces.at(-1);
+  if (!last) return [];
+  const keep = completeLength(last.data);
+  if (keep === last.data.byteLength) return [];
+  const held = { stream: last.stream, data: last.data.subarray(keep) };
+  if (keep === 0) pieces.pop();
+  else pieces[pieces.length - 1] = { stream: last.stream, data: last.data.subarray(0, keep) };
+  return [held];
+}
+
+/** Consecutive pieces of the same stream, joined. */
+function byStream(pieces: Piece[]): { stream: OutputStream; data: Uint8Array }[] {
+  const runs: { stream: OutputStream; parts: Uint8Array[] }[] = [];
+  for (const p of pieces) {
+    const last = runs.at(-1);
+    if (last?.stream === p.stream) last.parts.push(p.data);
+    else runs.push({ stream: p.stream, parts: [p.data] });
+  }
+  return runs.map((r) => ({ stream: r.stream, data: r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts) }));
+}
