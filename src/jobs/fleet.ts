@@ -25,7 +25,8 @@ export class FleetJobs {
   readonly runs: RunService;
   readonly schedules: JobSchedules;
 
-  constructor(db: Database, box: SecretBox, directory: MachineDirectory, config: FleetConfig, log: Logger) {
+  /** @param onRunFailed a run_failed event was written: the notification pipeline's wake. */
+  constructor(db: Database, box: SecretBox, directory: MachineDirectory, config: FleetConfig, log: Logger, onRunFailed: () => void) {
     this.credentials = new CredentialStore(db, box);
     this.settings = new SshSettings(db, this.credentials);
     this.hostKeys = new HostKeys(db);
@@ -33,7 +34,7 @@ export class FleetJobs {
     this.store = new RunStore(db);
     this.runs = new RunService({
       db, store: this.store, directory, credentials: this.credentials, settings: this.settings, hostKeys: this.hostKeys, log,
-      groups: groupOptions(config), maxOutputBytes: config.jobOutputMax, connectTimeoutMs: config.jobConnectTimeout,
+      groups: groupOptions(config), maxOutputBytes: config.jobOutputMax, connectTimeoutMs: config.jobConnectTimeout, onRunFailed,
     });
     this.schedules = new JobSchedules(db, this.jobs, this.runs, config.jobCatchUp, log);
   }

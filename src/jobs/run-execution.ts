@@ -20,6 +20,8 @@ export interface ExecutionDeps {
   hostKeys: HostKeys;
   log: Logger;
   maxOutputBytes: number;
+  /** A run failed: its run_failed event is written (the notification pipeline may want a pass). */
+  onFailed: () => void;
 }
 
 type Stop = "failure" | "cancelled" | "interrupted";
@@ -190,7 +192,9 @@ export class RunExecution {
       : status === "succeeded" ? `succeeded on all ${hosts.length} hosts`
       : `${notOk.length} of ${hosts.length} hosts did not succeed`;
     const failed = status === "failed" ? failureDetails(this.#row, hosts, notOk) : null;
-    return this.#retrying(() => this.deps.store.finish(this.#row.id, status, message, failed));
+    const row = await this.#retrying(() => this.deps.store.finish(this.#row.id, status, message, failed));
+    if (failed) this.deps.onFailed();
+    return row;
   }
 
   /** Memory and live logs at once; the database in order per host, a failure only logged. */

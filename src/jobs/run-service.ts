@@ -30,6 +30,7 @@ export interface RunServiceDeps {
   groups: GroupOptions;
   maxOutputBytes: number;
   connectTimeoutMs: number;
+  onRunFailed: () => void;
 }
 
 export interface StartRequest {
@@ -106,7 +107,8 @@ export class RunService {
       hosts: targets,
     });
     if (!row) return null;
-    const run = new RunExecution({ db: this.deps.db, store: this.deps.store, hostKeys, log: this.deps.log, maxOutputBytes: this.deps.maxOutputBytes }, row, targets, logins, env);
+    const { db, store, log, maxOutputBytes, onRunFailed } = this.deps;
+    const run = new RunExecution({ db, store, hostKeys, log, maxOutputBytes, onFailed: onRunFailed }, row, targets, logins, env);
     this.#local.set(row.id, run);
     this.deps.log.info({ run_id: row.id, job: job.name, hosts: targets.length, by: req.actor.name, trigger: req.trigger }, "run started");
     run.done.then(
