@@ -19,7 +19,7 @@ export class FleetApi {
   #macs = 0;
 
   constructor(
-    private readonly request: Request,
+    readonly request: Request,
     private readonly headers: Record<string, string> = admin,
   ) {}
 
@@ -95,3 +95,14 @@ export const hostOf = (run: Run, machineId: number) => {
   if (!host) throw new Error(`machine ${machineId} is not in run ${run.id}`);
   return host;
 };
+
+/** The headers of a new user with this role, by personal API token (made through the API, as people do). */
+export async function tokenOfRole(api: FleetApi, role: "viewer" | "operator" | "admin"): Promise<Record<string, string>> {
+  const username = `${role}-${Math.random().toString(36).slice(2, 8)}`;
+  const password = "a-long-enough-passphrase";
+  await api.ok(201, "POST", "/api/users", { username, role, password });
+  const session = await api.request("POST", "/api/session", { json: { username, password } });
+  const cookie = session.headers.get("set-cookie")!.split(";")[0]!;
+  const made = await api.request("POST", "/api/tokens", { json: { name: "test" }, headers: { cookie } });
+  return { authorization: `Bearer ${((await made.json()) as { token: string }).token}` };
+}
