@@ -187,8 +187,11 @@ export class RunExecution {
       : this.#stop === "interrupted" ? "interrupted"
       : hosts.length > 0 && notOk.length === 0 ? "succeeded"
       : "failed";
+    const succeeded = `${hosts.length - notOk.length} of ${hosts.length} hosts had succeeded`;
     const message =
-      hosts.length === 0 ? "no machine matched the job's targets"
+      status === "cancelled" ? `cancelled; ${succeeded}`
+      : status === "interrupted" ? `vxman stopped during the run; ${succeeded}`
+      : hosts.length === 0 ? "no machine matched the job's targets"
       : status === "succeeded" ? `succeeded on all ${hosts.length} hosts`
       : `${notOk.length} of ${hosts.length} hosts did not succeed`;
     const failed = status === "failed" ? failureDetails(this.#row, hosts, notOk) : null;
