@@ -76,7 +76,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
   });
   monitor.onRtt = (ms) => metrics.rtt.observe(ms / 1000);
   const notifications = new NotificationPipeline(db, box, config, log, metrics);
-  const fleet = new FleetJobs(db, box, directory, config, log, () => notifications.poke());
+  const fleet = new FleetJobs(db, box, config, log, () => notifications.poke());
   monitor.writer.onTransitionsWritten = () => notifications.poke();
   const web = await webUi();
   const access = accessControl({

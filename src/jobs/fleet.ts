@@ -1,6 +1,5 @@
 // Fleet jobs, put together: credentials, SSH settings and host keys (how vxman logs in), jobs,
 // runs and their live logs, and the schedules. server.ts starts and stops it.
-import type { MachineDirectory } from "../api/machines/directory.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
@@ -26,14 +25,14 @@ export class FleetJobs {
   readonly schedules: JobSchedules;
 
   /** @param onRunFailed a run_failed event was written: the notification pipeline's wake. */
-  constructor(db: Database, box: SecretBox, directory: MachineDirectory, config: FleetConfig, log: Logger, onRunFailed: () => void) {
+  constructor(db: Database, box: SecretBox, config: FleetConfig, log: Logger, onRunFailed: () => void) {
     this.credentials = new CredentialStore(db, box);
     this.settings = new SshSettings(db, this.credentials);
     this.hostKeys = new HostKeys(db);
     this.jobs = new JobStore(db);
     this.store = new RunStore(db);
     this.runs = new RunService({
-      db, store: this.store, directory, credentials: this.credentials, settings: this.settings, hostKeys: this.hostKeys, log,
+      db, store: this.store, credentials: this.credentials, settings: this.settings, hostKeys: this.hostKeys, log,
       groups: groupOptions(config), maxOutputBytes: config.jobOutputMax, connectTimeoutMs: config.jobConnectTimeout, onRunFailed,
     });
     this.schedules = new JobSchedules(db, this.jobs, this.runs, config.jobCatchUp, log);

@@ -3,7 +3,6 @@
 // their instance is alive, a cancel asked on another instance reaches the one running it, and
 // runs left "running" by an instance that is gone are marked interrupted.
 import type { Actor } from "../api/events/record.ts";
-import type { MachineDirectory } from "../api/machines/directory.ts";
 import type { Database } from "../db/index.ts";
 import { ApiError, notFound } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
@@ -17,12 +16,11 @@ import { RunLogins } from "./run-login.ts";
 import type { Parameter, Run } from "./run-model.ts";
 import type { RunStore } from "./run-store.ts";
 import type { SshSettings } from "./ssh-settings.ts";
-import { selectTargets } from "./targets.ts";
+import { loadTargetMachines, selectTargets } from "./targets.ts";
 
 export interface RunServiceDeps {
   db: Database;
   store: RunStore;
-  directory: MachineDirectory;
   credentials: CredentialStore;
   settings: SshSettings;
   hostKeys: HostKeys;
@@ -96,7 +94,7 @@ export class RunService {
   async startRun(req: StartRequest): Promise<Run | null> {
     const { job } = req;
     const env = environmentFor(job.parameters, req.parameters);
-    const targets = selectTargets(this.deps.directory.all(), job.targets, this.deps.groups).map((m) => ({
+    const targets = selectTargets(await loadTargetMachines(this.deps.db), job.targets, this.deps.groups).map((m) => ({
       machine_id: m.id, hostname: m.hostname, ip_address: m.ip_address, labels: m.labels,
     }));
     const { credentials, settings, hostKeys, connectTimeoutMs } = this.deps;
