@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   dashboard: async () => (await import("./dashboard.ts")).runDashboardBench(),
   people: async () => (await import("./people.ts")).runPeopleBench(),
   outage: async () => (await import("./outage.ts")).runOutageBench(),
+  jobs: async () => (await import("./jobs.ts")).runJobsBench(),
 };
 
 const wanted = process.argv.slice(2);

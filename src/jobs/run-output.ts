@@ -1,15 +1,19 @@
 // A run's output on its way from the SSH channels to the database and the live log. Pieces are
 // collected per host in arrival order; every CUT_MS they are cut into chunks (consecutive pieces
-// of one stream together), each numbered with the run's next sequence number, handed to the live
-// log at once and written to the database in one statement, so output survives a crash and any
-// instance can read it. A chunk never ends inside a UTF-8 character or an escape sequence (the
-// rest waits for the next cut), so each reads on its own.
+// of one stream together, at most MAX_CHUNK_BYTES each), each numbered with the run's next
+// sequence number, handed to the live log at once and written to the database in one statement,
+// so output survives a crash and any instance can read it. A chunk never ends inside a UTF-8
+// character or an escape sequence (the rest waits for the next cut), so each reads on its own.
+// When more than MAX_BUFFERED_BYTES wait for the database, hosts are asked to wait (SSH flow
+// control holds their scripts) until the writes catch up: memory stays bounded.
 import type { Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import { completeLength } from "./output-text.ts";
 import type { OutputStream } from "./ssh-script.ts";
 
 export const CUT_MS = 250;
+const MAX_CHUNK_BYTES = 256 * 1024;
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 export interface OutputChunk {
   seq: number;
@@ -30,6 +34,10 @@ export class RunOutput {
   readonly #ended = new Set<number>();
   #unwritten: OutputChunk[] = [];
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes held here (pieces and unwritten chunks). */
+  #buffered = 0;
+  /** Resolved when the buffered bytes fall under half the limit. */
+  #room: { promise: Promise<void>; resolve: () => void } | null = null;
   readonly #timer: Timer;
 
   constructor(
@@ -46,10 +54,15 @@ export class RunOutput {
     return this.#seq;
   }
 
-  append(machineId: number, stream: OutputStream, data: Uint8Array): void {
+  /** A promise when too much waits for the database: hold further output until it resolves. */
+  append(machineId: number, stream: OutputStream, data: Uint8Array): void | Promise<void> {
     let pieces = this.#pieces.get(machineId);
     if (!pieces) this.#pieces.set(machineId, (pieces = []));
     pieces.push({ stream, data });
+    this.#buffered += data.byteLength;
+    if (this.#buffered <= MAX_BUFFERED_BYTES) return;
+    this.#room ??= Promise.withResolvers<void>();
+    return this.#room.promise;
   }
 
   /** The host printed its last: its held-back bytes go out with the next cut. */
@@ -77,6 +90,8 @@ export class RunOutput {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
+    this.#room?.resolve(); // nobody is left to wait
+    this.#room = null;
   }
 
   #cut(): OutputChunk[] {
@@ -84,7 +99,9 @@ export class RunOutput {
     for (const [machineId, pieces] of this.#pieces) {
       const final = this.#ended.has(machineId);
       const held = final ? [] : holdBack(pieces);
-      for (const run of byStream(pieces)) chunks.push({ seq: ++this.#seq, machine_id: machineId, ...run });
+      for (const run of byStream(pieces)) {
+        for (const data of split(run.data)) chunks.push({ seq: ++this.#seq, machine_id: machineId, stream: run.stream, data });
+      }
       if (held.length) this.#pieces.set(machineId, held);
       else this.#pieces.delete(machineId);
     }
@@ -104,6 +121,11 @@ export class RunOutput {
         [this.runId, batch.map((c) => c.seq), batch.map((c) => c.machine_id), batch.map((c) => c.stream), batch.map((c) => Buffer.from(c.data).toString("base64"))],
       );
       this.#unwritten = this.#unwritten.slice(batch.length);
+      this.#buffered -= batch.reduce((n, c) => n + c.data.byteLength, 0);
+      if (this.#room && this.#buffered <= MAX_BUFFERED_BYTES / 2) {
+        this.#room.resolve();
+        this.#room = null;
+      }
     } catch (err) {
       this.log.warn({ err, run_id: this.runId, chunks: batch.length }, "run output not written yet; will retry");
     }
@@ -120,6 +142,18 @@ function holdBack(pieces: Piece[]): Piece[] {
   if (keep === 0) pieces.pop();
   else pieces[pieces.length - 1] = { stream: last.stream, data: last.data.subarray(0, keep) };
   return [held];
+}
+
+/** Pieces of at most MAX_CHUNK_BYTES, each ending on a character (when one is that close). */
+function split(data: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  while (data.byteLength > MAX_CHUNK_BYTES) {
+    const at = completeLength(data.subarray(0, MAX_CHUNK_BYTES)) || MAX_CHUNK_BYTES;
+    parts.push(data.subarray(0, at));
+    data = data.subarray(at);
+  }
+  parts.push(data);
+  return parts;
 }
 
 /** Consecutive pieces of the same stream, joined. */

@@ -49,7 +49,7 @@ describe.skipIf(!sshdTestsCanRun())("vxman run and vxman secret rotate (compiled
       const api = apiOf(served);
       await fleetOn(api, 'echo "hello $WHO"; echo careful >&2; printf "no newline"');
       await api.job({ name: "breaks", script: "echo trying; exit 4", targets: { labels: [] } });
-      env = { VXMAN_URL: served.base, VXMAN_TOKEN: (await tokenOfRole(api, "operator")).authorization.slice("Bearer ".length) };
+      env = { VXMAN_URL: served.base, VXMAN_TOKEN: (await tokenOfRole(api, "operator")).authorization!.slice("Bearer ".length) };
     });
     afterAll(() => served.stop());
 
