@@ -1,7 +1,7 @@
 // Routes of fleet jobs: credentials, SSH defaults and host keys (admins), jobs (admins write,
 // everyone reads), runs (operators start and cancel, everyone reads) and the live log. Who may
 // call each is in the access table (src/people/access.ts).
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { existing } from "../api/machines/index.ts";
 import { MachineRef } from "../api/machines/model.ts";
 import type { MachineService } from "../api/machines/service.ts";
@@ -119,7 +119,7 @@ function runsApi({ access, fleet }: JobsDeps) {
       return status(201, run!);
     }, {
       params: IdParam,
-      body: StartRun,
+      body: t.Union([StartRun, t.Undefined()], { error: "must be {parameters?: {NAME: value}}, or no body" }),
       response: { 201: Run },
       detail: { summary: "Run a job now (operator)", description: "parameters: {NAME: value} for the job's parameters. Follow it on WS /ws/runs/{id}." },
     })

@@ -177,9 +177,13 @@ describe.skipIf(!needs("sshd"))("fleet jobs API", () => {
         expect(started.status).toBe(201);
         expect(started.json).toMatchObject({ job_name: "nowhere", trigger: "manual", started_by: expect.stringMatching(/^operator-\w+ \(token test\)$/), hosts: [] });
         const run = await api.ended(started.json.id);
+        const bodiless = await call("POST", `/api/jobs/${job.json.id}/runs`); // no body at all is fine too
+        expect(bodiless.status).toBe(201);
+        await api.ended(bodiless.json.id);
+        expect((await call("POST", `/api/jobs/${job.json.id}/runs`, "go")).status).toBe(422);
         expect(run).toMatchObject({ status: "failed", message: "no machine matched the job's targets", hosts: [], script: "true" });
         expect((await call("GET", `/api/runs/${run.id}`, undefined, viewer)).status).toBe(200);
-        expect((await call("GET", `/api/runs?job_id=${job.json.id}`, undefined, viewer)).json.items.map((r: { id: number }) => r.id)).toEqual([run.id]);
+        expect((await call("GET", `/api/runs?job_id=${job.json.id}`, undefined, viewer)).json.items.map((r: { id: number }) => r.id)).toEqual([bodiless.json.id, run.id]);
         expect((await call("GET", `/api/runs?status=failed&limit=1`)).json.items.length).toBe(1);
         expect((await call("DELETE", `/api/jobs/${job.json.id}`)).status).toBe(204);
         expect((await call("GET", `/api/runs/${run.id}`)).json).toMatchObject({ job_id: null, job_name: "nowhere" });
