@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Run } from "../src/jobs/run-model.ts";
-import { FleetApi } from "../test/helpers/fleet.ts";
+import { fleetApiAt, type FleetApi } from "../test/helpers/fleet.ts";
 import { RunClient } from "../test/helpers/run-client.ts";
 import { generateKeyPair, startLoopbackSshds } from "../test/helpers/sshd.ts";
 import { ADMIN, median, procStats, requireTool, runAlone, startVxman, table } from "./lib.ts";
@@ -31,9 +31,7 @@ export async function runJobsBench(): Promise<string> {
   writeFileSync(keyFile, key.privateKey, { mode: 0o600 });
   const server = await startVxman("postgres", { JOB_OUTPUT_MAX: "64MiB", PING_INTERVAL: "1d", LOG_LEVEL: "warn" });
   try {
-    const api = new FleetApi((method, path, init = {}) =>
-      fetch(`${server.base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: init.json === undefined ? undefined : JSON.stringify(init.json) }),
-    );
+    const api = fleetApiAt(server.base, { authorization: `Bearer ${ADMIN}` });
     const cred = await api.keyCredential("bench", key.privateKey);
     await api.ok(201, "POST", "/api/ssh-defaults", { labels: ["bench=yes"], user: sshds.user, credential_id: cred.id });
     const ids: number[] = [];

@@ -115,7 +115,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box }:
       settings: { anonymousRead: config.anonymousRead, sessionLifetimeMs: config.sessionLifetime, trustProxy: config.trustProxy },
     }))
     .use(outagesApi({ access, db, channels: notifications.channels, silences: notifications.silences, history: notifications.history, publicUrl: config.publicUrl ?? null }))
-    .use(jobsApi({ access, fleet, machines, sockets: live.sockets, trustProxy: config.trustProxy, log }))
+    .use(jobsApi({ access, fleet, machines, live, trustProxy: config.trustProxy, log }))
     .use(metricsApi(metrics))
     .use(live.routes())
     .use(web));

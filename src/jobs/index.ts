@@ -6,7 +6,7 @@ import { existing } from "../api/machines/index.ts";
 import { MachineRef } from "../api/machines/model.ts";
 import type { MachineService } from "../api/machines/service.ts";
 import { notFound } from "../http/errors.ts";
-import type { Clients } from "../live/clients.ts";
+import type { LiveHub } from "../live/hub.ts";
 import type { Logger } from "../log.ts";
 import type { accessControl } from "../people/access.ts";
 import type { FleetJobs } from "./fleet.ts";
@@ -20,7 +20,7 @@ export interface JobsDeps {
   fleet: FleetJobs;
   machines: MachineService;
   /** The live sockets (src/live): the same per-IP cap, backpressure and access re-checks. */
-  sockets: Clients;
+  live: Pick<LiveHub, "sockets" | "watchAccess">;
   trustProxy: boolean;
   log: Logger;
 }

@@ -6,6 +6,7 @@ import { Elysia, t } from "elysia";
 import { clientIp } from "../http/client.ts";
 import { notFound } from "../http/errors.ts";
 import { BACKPRESSURE_LIMIT, type Clients } from "../live/clients.ts";
+import type { LiveHub } from "../live/hub.ts";
 import { CLOSE_POLICY, negotiateProtocol } from "../live/index.ts";
 import type { Logger } from "../log.ts";
 import { RunIdParam } from "./run-model.ts";
@@ -17,7 +18,8 @@ import { RunWatch, type WatchSocket } from "./run-watch.ts";
 export interface RunLiveDeps {
   runs: RunService;
   store: RunStore;
-  sockets: Clients;
+  /** The status stream's hub: its sockets (caps, backpressure) and its access re-checks. */
+  live: Pick<LiveHub, "sockets" | "watchAccess">;
   trustProxy: boolean;
   log: Logger;
 }
@@ -49,7 +51,8 @@ function watchSocket(raw: ServerWebSocket<unknown>, sockets: Clients): WatchSock
   };
 }
 
-export function runLiveRoutes({ runs, store, sockets, trustProxy, log }: RunLiveDeps) {
+export function runLiveRoutes({ runs, store, live, trustProxy, log }: RunLiveDeps) {
+  const { sockets } = live;
   const watches = new Map<ServerWebSocket<unknown>, RunWatch>();
   return new Elysia({ name: "run-live" }).ws("/ws/runs/:id", {
     detail: { hide: true },
@@ -63,6 +66,7 @@ export function runLiveRoutes({ runs, store, sockets, trustProxy, log }: RunLive
       const raw = ws.raw as ServerWebSocket<unknown>;
       const refused = sockets.admit(raw, clientIp(raw.remoteAddress, ws.data.headers["x-forwarded-for"], trustProxy), 0, ws.data.headers);
       if (refused) return void raw.close(CLOSE_POLICY, refused);
+      live.watchAccess();
       const runId = Number(ws.data.params.id);
       const watch = new RunWatch(runId, ws.data.query.after ?? 0, watchSocket(raw, sockets), store);
       watches.set(raw, watch);

@@ -4,7 +4,7 @@
 import { expect } from "bun:test";
 import type { Run } from "../../src/jobs/run-model.ts";
 import { admin } from "./app.ts";
-import type { TestSshd } from "./sshd.ts";
+import { generateKeyPair, startSshd, type KeyPair, type TestSshd } from "./sshd.ts";
 import { waitFor } from "./wait.ts";
 
 type Request = (method: string, path: string, init?: { json?: unknown; headers?: Record<string, string> }) => Promise<Response>;
@@ -105,4 +105,24 @@ export async function tokenOfRole(api: FleetApi, role: "viewer" | "operator" | "
   const cookie = session.headers.get("set-cookie")!.split(";")[0]!;
   const made = await api.request("POST", "/api/tokens", { json: { name: "test" }, headers: { cookie } });
   return { authorization: `Bearer ${((await made.json()) as { token: string }).token}` };
+}
+
+/** The API of a server over HTTP (the compiled binary), as the admin token. */
+export function fleetApiAt(base: string, headers: Record<string, string> = admin): FleetApi {
+  return new FleetApi(
+    (method, path, init = {}) =>
+      fetch(`${base}${path}`, {
+        method,
+        headers: { "content-type": "application/json", ...init.headers },
+        body: init.json === undefined ? undefined : JSON.stringify(init.json),
+      }),
+    headers,
+  );
+}
+
+/** A real sshd (on its own test host) that lets a new ed25519 key in. */
+export async function sshdWithKey(): Promise<{ sshd: TestSshd; key: KeyPair }> {
+  const [sshd, key] = await Promise.all([startSshd(), generateKeyPair("ed25519")]);
+  sshd.authorize(key.publicKey);
+  return { sshd, key };
 }

@@ -7,26 +7,20 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { FleetApi, hostOf, tokenOfRole } from "../helpers/fleet.ts";
+import { fleetApiAt, FleetApi, hostOf, tokenOfRole, sshdWithKey } from "../helpers/fleet.ts";
 import { destroyAllTestHosts } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
 import { startHttpReceiver } from "../helpers/receivers.ts";
-import { generateKeyPair, sshdTestsCanRun, startSshd, stopAllSshds, type KeyPair, type TestSshd } from "../helpers/sshd.ts";
+import { sshdTestsCanRun, stopAllSshds, type KeyPair, type TestSshd } from "../helpers/sshd.ts";
 
 setDefaultTimeout(120_000);
-
-const apiOf = (served: ServedBinary) =>
-  new FleetApi((method, path, init = {}) =>
-    fetch(`${served.base}${path}`, { method, headers: { "content-type": "application/json", ...init.headers }, body: init.json === undefined ? undefined : JSON.stringify(init.json) }),
-  );
 
 describe.skipIf(!sshdTestsCanRun())("vxman run and vxman secret rotate (compiled binary)", () => {
   let sshd: TestSshd;
   let key: KeyPair;
 
   beforeAll(async () => {
-    [sshd, key] = await Promise.all([startSshd(), generateKeyPair("ed25519")]);
-    sshd.authorize(key.publicKey);
+    ({ sshd, key } = await sshdWithKey());
   });
   afterAll(async () => {
     await stopAllSshds();
@@ -46,7 +40,7 @@ describe.skipIf(!sshdTestsCanRun())("vxman run and vxman secret rotate (compiled
     let env: Record<string, string>;
     beforeAll(async () => {
       served = await serveBinary({ DATABASE_URL: await (await sharedPgCluster()).createDatabase(), ADMIN_TOKEN, RATE_LIMIT: "0", PING_INTERVAL: "1d" });
-      const api = apiOf(served);
+      const api = fleetApiAt(served.base);
       await fleetOn(api, 'echo "hello $WHO"; echo careful >&2; printf "no newline"');
       await api.job({ name: "breaks", script: "echo trying; exit 4", targets: { labels: [] } });
       env = { VXMAN_URL: served.base, VXMAN_TOKEN: (await tokenOfRole(api, "operator")).authorization!.slice("Bearer ".length) };
@@ -99,7 +93,7 @@ describe.skipIf(!sshdTestsCanRun())("vxman run and vxman secret rotate (compiled
     const hookSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64")}`;
     const receiver = await startHttpReceiver({ secret: hookSecret });
     try {
-      const api = apiOf(served);
+      const api = fleetApiAt(served.base);
       const { machineId, jobId } = await fleetOn(api, "echo ok");
       const channel = await api.ok(201, "POST", "/api/channels", { name: "hook", kind: "webhook", settings: { url: `${receiver.url}/x`, secret: hookSecret }, events: ["run_failed"] });
       const keyFile = join(served.dir, "vxman-data", "secret.key");
@@ -125,7 +119,7 @@ describe.skipIf(!sshdTestsCanRun())("vxman run and vxman secret rotate (compiled
     const oldKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
     const base = { DATABASE_URL: url, ADMIN_TOKEN, RATE_LIMIT: "0", PING_INTERVAL: "1d" };
     const first = await serveBinary({ ...base, SECRET_KEY: oldKey });
-    const api = apiOf(first);
+    const api = fleetApiAt(first.base);
     const { machineId, jobId } = await fleetOn(api, "echo ok");
     await first.halt();
     const r = first.run(["secret", "rotate"]);
@@ -141,7 +135,7 @@ describe.skipIf(!sshdTestsCanRun())("vxman run and vxman secret rotate (compiled
     await first.stop();
     const second = await serveBinary({ ...base, SECRET_KEY: newKey });
     try {
-      expect(hostOf(await apiOf(second).runToEnd(jobId), machineId).state).toBe("succeeded");
+      expect(hostOf(await fleetApiAt(second.base).runToEnd(jobId), machineId).state).toBe("succeeded");
       expect(existsSync(join(second.dir, "vxman-data", "secret.key"))).toBe(false);
     } finally {
       await second.stop();

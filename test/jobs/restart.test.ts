@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { FleetApi, hostOf } from "../helpers/fleet.ts";
+import { fleetApiAt, FleetApi, hostOf, sshdWithKey } from "../helpers/fleet.ts";
 import { destroyAllTestHosts } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
 import { openPostgres } from "../../src/db/postgres.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateKeyPair, isProcessAlive, sshdTestsCanRun, startSshd, stopAllSshds, type KeyPair, type TestSshd } from "../helpers/sshd.ts";
+import { isProcessAlive, sshdTestsCanRun, stopAllSshds, type KeyPair, type TestSshd } from "../helpers/sshd.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 setDefaultTimeout(90_000);
@@ -24,22 +24,13 @@ describe.skipIf(!sshdTestsCanRun())("runs across a vxman restart (compiled binar
   let key: KeyPair;
 
   beforeAll(async () => {
-    [sshd, key] = await Promise.all([startSshd(), generateKeyPair("ed25519")]);
-    sshd.authorize(key.publicKey);
+    ({ sshd, key } = await sshdWithKey());
   });
   afterAll(async () => {
     await stopAllSshds();
     await destroyAllTestHosts();
   });
 
-  const apiOf = (served: ServedBinary) =>
-    new FleetApi((method, path, init = {}) =>
-      fetch(`${served.base}${path}`, {
-        method,
-        headers: { "content-type": "application/json", ...init.headers },
-        body: init.json === undefined ? undefined : JSON.stringify(init.json),
-      }),
-    );
 
   /** A machine on the sshd and a long job; returns the started run once its script printed. */
   async function startLongRun(api: FleetApi, tag: string): Promise<{ runId: number; machineId: number }> {
@@ -55,7 +46,7 @@ describe.skipIf(!sshdTestsCanRun())("runs across a vxman restart (compiled binar
   test("kill -9 in the middle (PGlite): on restart the run and its host are interrupted, the output so far kept", async () => {
     const served = await serveBinary({ ADMIN_TOKEN, RATE_LIMIT: "0", PING_INTERVAL: "1d" });
     try {
-      const api = apiOf(served);
+      const api = fleetApiAt(served.base);
       const { runId, machineId } = await startLongRun(api, "killed");
       process.kill(served.pid(), "SIGKILL");
       await served.halt();
@@ -74,7 +65,7 @@ describe.skipIf(!sshdTestsCanRun())("runs across a vxman restart (compiled binar
   test("a graceful stop in the middle: the scripts are stopped on the hosts and the run is recorded interrupted before vxman exits", async () => {
     const served = await serveBinary({ ADMIN_TOKEN, RATE_LIMIT: "0", PING_INTERVAL: "1d" });
     try {
-      const api = apiOf(served);
+      const api = fleetApiAt(served.base);
       const { runId, machineId } = await startLongRun(api, "stopped");
       expect(await served.halt()).toBe(0);
       const pids = readFileSync(join(sshd.home, "stopped.pids"), "utf8").split(/\s+/).filter(Boolean).map(Number);
@@ -95,7 +86,7 @@ describe.skipIf(!sshdTestsCanRun())("runs across a vxman restart (compiled binar
     const served = await serveBinary({ ADMIN_TOKEN, RATE_LIMIT: "0", PING_INTERVAL: "1d", DATABASE_URL: url });
     const db = openPostgres({ url, max: 1 });
     try {
-      const api = apiOf(served);
+      const api = fleetApiAt(served.base);
       const { runId } = await startLongRun(api, "elsewhere");
       process.kill(served.pid(), "SIGKILL");
       await served.halt();

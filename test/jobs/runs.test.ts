@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { truncationMark } from "../../src/jobs/ssh-script.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
-import { FleetApi, hostOf } from "../helpers/fleet.ts";
+import { FleetApi, hostOf, tokenOfRole } from "../helpers/fleet.ts";
 import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
 import { startHttpReceiver } from "../helpers/receivers.ts";
 import { RunClient } from "../helpers/run-client.ts";
@@ -272,6 +272,20 @@ describe.skipIf(!sshdTestsCanRun())("runs on real sshd", () => {
       const stored = await api.get(started.id);
       expect(hostOf(stored, ma.id).output).toBe(expected);
       await Promise.all([a!.stop(), b!.stop()]);
+    });
+
+    test("a viewer's live log closes (4001) as soon as the viewer's token is revoked", async () => {
+      const m = await api.machine(sshd.ip, ["fleet=yes"]);
+      const started = await api.start((await api.job({ name: "long-watched", script: "echo started; sleep 30", targets: { machine_ids: [m.id] } })).id);
+      const viewer = await tokenOfRole(api, "viewer");
+      const client = await RunClient.open(t.base, started.id, viewer.authorization!.slice("Bearer ".length));
+      await client.waitFor(() => client.textOf(m.id) === "started\n", "the script's first line");
+      const asViewer = new FleetApi(t.request, viewer);
+      const [mine] = (await asViewer.ok(200, "GET", "/api/tokens")).items;
+      await asViewer.ok(204, "DELETE", `/api/tokens/${mine.id}`);
+      expect((await client.closed).code).toBe(4001);
+      await api.ok(202, "POST", `/api/runs/${started.id}/cancel`);
+      await api.ended(started.id);
     });
 
     test("the live log refuses what it should: no token 401, an unknown run 404, a bad ?after= 422", async () => {

@@ -7,20 +7,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { FleetApi, hostOf } from "../helpers/fleet.ts";
+import { fleetApiAt, FleetApi, hostOf, sshdWithKey } from "../helpers/fleet.ts";
 import { destroyAllTestHosts } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
 import { RunClient } from "../helpers/run-client.ts";
-import { generateKeyPair, sshdTestsCanRun, startSshd, stopAllSshds, type TestSshd } from "../helpers/sshd.ts";
+import { sshdTestsCanRun, stopAllSshds, type TestSshd } from "../helpers/sshd.ts";
 import { openTarget } from "../helpers/target.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 setDefaultTimeout(120_000);
-
-const apiOf = (served: ServedBinary) =>
-  new FleetApi((method, path, init = {}) =>
-    fetch(`${served.base}${path}`, { method, headers: { "content-type": "application/json", ...init.headers }, body: init.json === undefined ? undefined : JSON.stringify(init.json) }),
-  );
 
 describe.skipIf(!sshdTestsCanRun())("two instances on one PostgreSQL", () => {
   let sshd: TestSshd;
@@ -35,12 +30,11 @@ describe.skipIf(!sshdTestsCanRun())("two instances on one PostgreSQL", () => {
     // Instances that share a database share the key that seals its secrets (each has its own DATA_DIR).
     const SECRET_KEY = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
     const env = { ADMIN_TOKEN, RATE_LIMIT: "0", PING_INTERVAL: "1d", DATABASE_URL: url, SECRET_KEY };
-    const [server, key] = await Promise.all([startSshd(), generateKeyPair("ed25519")]);
+    const { sshd: server, key } = await sshdWithKey();
     sshd = server;
-    sshd.authorize(key.publicKey);
     a = await serveBinary(env);
     b = await serveBinary(env);
-    [apiA, apiB] = [apiOf(a), apiOf(b)];
+    [apiA, apiB] = [fleetApiAt(a.base), fleetApiAt(b.base)];
     machineId = (await apiA.machine(sshd.ip)).id;
     await apiA.sshTo(machineId, sshd, (await apiA.keyCredential("key", key.privateKey)).id);
   });
