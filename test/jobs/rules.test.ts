@@ -2,8 +2,10 @@
 // selects, which environment a run gets, what output looks like as text, when a schedule is due,
 // and what a failed run's message says.
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { completeLength, displayText } from "../../src/jobs/output-text.ts";
+import { describePrivateKey, PrivateKeyError } from "../../src/jobs/ssh.ts";
 import { environmentFor } from "../../src/jobs/run-service.ts";
 import { dueSlot } from "../../src/jobs/schedules.ts";
 import { effectiveSettings, type DefaultRule } from "../../src/jobs/ssh-settings.ts";
@@ -142,5 +144,26 @@ describe("the message of a failed run", () => {
     expect(m.title).toBe('Run 12 of job "apt upgrade" failed on 2 of 3 machines');
     expect(m.text).toBe("db-1 (198.18.0.2): failed — exited with code 3\ndb-2 (198.18.0.3): timed out\nhttps://vxman.example/#/runs/12");
     expect(renderRunFailed({ ...run, hosts: 0, failed: 0, failed_hosts: [] }, m.at, null).title).toBe('Run 12 of job "apt upgrade" failed: no machine matched its targets');
+  });
+});
+
+describe("private keys as an admin may paste them", () => {
+  test("anything that is not a usable key is a PrivateKeyError (a 422), never another error (a 500)", () => {
+    const pem = (label: string) => fc.uint8Array({ maxLength: 600 }).map((b) => `-----BEGIN ${label}-----\n${Buffer.from(b).toString("base64")}\n-----END ${label}-----\n`);
+    const keys = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      pem("OPENSSH PRIVATE KEY"), pem("RSA PRIVATE KEY"), pem("EC PRIVATE KEY"), pem("PRIVATE KEY"), pem("ENCRYPTED PRIVATE KEY"),
+      fc.uint8Array({ maxLength: 200 }).map((b) => `ssh-ed25519 ${Buffer.from(b).toString("base64")} comment`),
+    );
+    fc.assert(
+      fc.property(keys, fc.option(fc.string({ maxLength: 20 })), (key, passphrase) => {
+        try {
+          describePrivateKey(key, passphrase ?? undefined);
+        } catch (err) {
+          expect(err).toBeInstanceOf(PrivateKeyError);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
