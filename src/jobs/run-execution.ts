@@ -7,7 +7,7 @@ import type { Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import type { HostKeys } from "./host-keys.ts";
 import { displayText } from "./output-text.ts";
-import { RunOutput, type OutputChunk } from "./run-output.ts";
+import { RunOutput, upTo, WRITE_BYTES, type OutputChunk } from "./run-output.ts";
 import type { HostState, RunStatus } from "./run-model.ts";
 import type { RunLogins, RunTarget } from "./run-login.ts";
 import type { RunMessage, RunView } from "./run-protocol.ts";
@@ -55,7 +55,13 @@ export class RunExecution {
         exit_code: null, signal: null, message: null, started_at: null, ended_at: null, output_bytes: 0, truncated: false,
       });
     }
-    this.output = new RunOutput(run.id, deps.db, deps.log, (chunks) => this.#tell({ type: "output", chunks: chunks.map(chunkMessage) }));
+    this.output = new RunOutput(run.id, deps.db, deps.log, (chunks) => {
+      for (let rest = chunks; rest.length; ) {
+        const part = upTo(rest, WRITE_BYTES);
+        this.#tell({ type: "output", chunks: part.map(chunkMessage) });
+        rest = rest.slice(part.length);
+      }
+    });
     this.done = this.#execute();
   }
 
@@ -182,10 +188,11 @@ export class RunExecution {
   async #finish(): Promise<RunRow> {
     const hosts = [...this.hosts.values()];
     const notOk = hosts.filter((h) => h.state !== "succeeded");
+    // Every host succeeded: a cancel or stop that came too late to stop anything changes nothing.
     const status: Exclude<RunStatus, "running"> =
-      this.#stop === "cancelled" ? "cancelled"
+      hosts.length > 0 && notOk.length === 0 ? "succeeded"
+      : this.#stop === "cancelled" ? "cancelled"
       : this.#stop === "interrupted" ? "interrupted"
-      : hosts.length > 0 && notOk.length === 0 ? "succeeded"
       : "failed";
     const succeeded = `${hosts.length - notOk.length} of ${hosts.length} hosts had succeeded`;
     const message =

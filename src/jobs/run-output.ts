@@ -14,6 +14,8 @@ import type { OutputStream } from "./ssh-script.ts";
 export const CUT_MS = 250;
 const MAX_CHUNK_BYTES = 256 * 1024;
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Output written per statement (and sent per live message), at most: big outputs move in steps. */
+export const WRITE_BYTES = 2 * 1024 * 1024;
 
 export interface OutputChunk {
   seq: number;
@@ -109,27 +111,39 @@ export class RunOutput {
     return chunks;
   }
 
-  /** Writes what is unwritten in one statement; on failure (the database away) it stays for the next cut. */
+  /** Writes what is unwritten, a statement per WRITE_BYTES; on failure (the database away) the rest stays for the next cut. */
   async #write(): Promise<void> {
-    const batch = this.#unwritten.slice();
-    if (!batch.length) return;
-    try {
-      await this.db.query(
-        `INSERT INTO run_output (run_id, seq, machine_id, stream, data)
-         SELECT $1, seq, machine_id, stream, decode(data, 'base64') FROM unnest($2::int[], $3::int[], $4::text[], $5::text[]) AS c(seq, machine_id, stream, data)
-         ON CONFLICT (run_id, seq) DO NOTHING`,
-        [this.runId, batch.map((c) => c.seq), batch.map((c) => c.machine_id), batch.map((c) => c.stream), batch.map((c) => Buffer.from(c.data).toString("base64"))],
-      );
+    while (this.#unwritten.length) {
+      const batch = upTo(this.#unwritten, WRITE_BYTES);
+      try {
+        await this.db.query(
+          `INSERT INTO run_output (run_id, seq, machine_id, stream, data)
+           SELECT $1, seq, machine_id, stream, decode(data, 'base64') FROM unnest($2::int[], $3::int[], $4::text[], $5::text[]) AS c(seq, machine_id, stream, data)
+           ON CONFLICT (run_id, seq) DO NOTHING`,
+          [this.runId, batch.map((c) => c.seq), batch.map((c) => c.machine_id), batch.map((c) => c.stream), batch.map((c) => Buffer.from(c.data).toString("base64"))],
+        );
+      } catch (err) {
+        this.log.warn({ err, run_id: this.runId, chunks: this.#unwritten.length }, "run output not written yet; will retry");
+        return;
+      }
       this.#unwritten = this.#unwritten.slice(batch.length);
-      this.#buffered -= batch.reduce((n, c) => n + c.data.byteLength, 0);
+      this.#buffered -= bytesOf(batch);
       if (this.#room && this.#buffered <= MAX_BUFFERED_BYTES / 2) {
         this.#room.resolve();
         this.#room = null;
       }
-    } catch (err) {
-      this.log.warn({ err, run_id: this.runId, chunks: batch.length }, "run output not written yet; will retry");
     }
   }
+}
+
+const bytesOf = (chunks: readonly OutputChunk[]) => chunks.reduce((n, c) => n + c.data.byteLength, 0);
+
+/** The first chunks, as many as fit in `bytes` (at least one). */
+export function upTo(chunks: readonly OutputChunk[], bytes: number): OutputChunk[] {
+  let n = 0;
+  let sum = 0;
+  while (n < chunks.length && (n === 0 || sum + chunks[n]!.data.byteLength <= bytes)) sum += chunks[n++]!.data.byteLength;
+  return chunks.slice(0, n);
 }
 
 /** Takes the incomplete end of the last piece off (returned, to wait for the next cut). */

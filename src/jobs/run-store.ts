@@ -211,11 +211,14 @@ export class RunStore {
     return rows.map(({ by_state, ...r }) => toSummary(r, by_state ?? {}));
   }
 
-  /** Output chunks with after < seq <= upTo, in order, at most `limit`. */
-  async chunks(runId: number, after: number, upTo = 2_147_483_647, limit = 500): Promise<OutputChunk[]> {
+  /** Output chunks with after < seq <= upTo, in order: at most `limit`, and about `maxBytes` (at least one). */
+  async chunks(runId: number, after: number, upTo = 2_147_483_647, limit = 500, maxBytes = 2 * 1024 * 1024): Promise<OutputChunk[]> {
     const rows = await this.db.query<OutputChunk>(
-      "SELECT seq, machine_id, stream, data FROM run_output WHERE run_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
-      [runId, after, upTo, limit],
+      `SELECT seq, machine_id, stream, data FROM (
+         SELECT seq, machine_id, stream, data, sum(octet_length(data)) OVER (ORDER BY seq) - octet_length(data) AS before
+         FROM run_output WHERE run_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4
+       ) c WHERE before < $5 ORDER BY seq`,
+      [runId, after, upTo, limit, maxBytes],
     );
     return rows.map((r) => ({ ...r, data: new Uint8Array(r.data) }));
   }

@@ -85,8 +85,8 @@ export class RunWatch {
     for (;;) {
       if (this.#stopped) return false;
       const page = await this.store.chunks(this.runId, this.#last, upTo, PAGE);
+      if (!page.length) return true;
       if (!(await this.#sendChunks(page))) return false;
-      if (page.length < PAGE) return true;
     }
   }
 
