@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   people: async () => (await import("./people.ts")).runPeopleBench(),
   outage: async () => (await import("./outage.ts")).runOutageBench(),
   cluster: async () => (await import("./cluster.ts")).runClusterBench(),
+  jobs: async () => (await import("./jobs.ts")).runJobsBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -30,6 +30,9 @@ const args = [
   "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
   "--define", `__VXMAN_COMMIT__=${JSON.stringify(commit + dirty)}`,
   "--define", `__VXMAN_BUILD_DATE__=${JSON.stringify(buildDate)}`,
+  // ssh2's optional native speed-up: not installed (it does not build under Bun); ssh2 falls back
+  // to its pure-JavaScript path when the require fails at run time.
+  "--external", "cpu-features",
   "--asset", "dist/web",
   "--outfile", "dist/vxman",
   "src/main.ts", ...workers,

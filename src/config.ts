@@ -64,6 +64,18 @@ const bool: Parser<boolean> = {
   },
 };
 
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** "1048576" | "512KiB" | "1MiB" → bytes, within [min, max]. */
+const bytes = (min: number, max: number): Parser<number> => ({
+  accepts: `a size from ${fmtBytes(min)} to ${fmtBytes(max)}: bytes, or a number with KiB/MiB/GiB (e.g. 1MiB)`,
+  parse: (raw) => {
+    const m = /^(\d+)\s*(b|kib|mib|gib)?$/i.exec(raw.trim());
+    const n = m ? Number(m[1]) * BYTE_UNITS[(m[2] ?? "").toLowerCase()]! : NaN;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  },
+});
+
 const text = (accepts = "any text"): Parser<string> => ({ accepts, parse: (raw) => raw });
 
 const token: Parser<string> = {
@@ -200,6 +212,9 @@ export const SETTINGS = {
   repeatInterval: setting("REPEAT_INTERVAL", duration(0, 30 * DAY), 0, "Remind this often while machines stay down (0: never).", "0 (off)"),
   notifyRetryBase: setting("NOTIFY_RETRY_BASE", duration(10, DAY), 30 * SECOND, "The first retry of a failed delivery waits this long; each next one twice as long.", "30s"),
   notifyMaxAttempts: setting("NOTIFY_MAX_ATTEMPTS", integer(1, 100), 8, "Tries of a delivery before it is marked failed."),
+  jobOutputMax: setting("JOB_OUTPUT_MAX", bytes(1024, 1024 ** 3), 1024 ** 2, "Output kept per host of a job run (stdout and stderr together); past it, a truncation mark.", "1MiB"),
+  jobConnectTimeout: setting("JOB_CONNECT_TIMEOUT", duration(100, 5 * 60 * SECOND), 10 * SECOND, "How long connecting and logging in to a machine over SSH may take.", "10s"),
+  jobCatchUp: setting("JOB_CATCH_UP", bool, true, "After downtime, start a scheduled job's latest missed run once (never more than one); false: skip missed runs."),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -229,6 +244,11 @@ export function describeSettings(): { name: string; default: string; accepts: st
     accepts: s.parser.accepts,
     doc: s.doc,
   }));
+}
+
+function fmtBytes(n: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) if (n % size === 0) return `${n / size}${unit}`;
+  return `${n} bytes`;
 }
 
 function fmtMs(ms: number): string {

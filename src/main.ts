@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-// vxman's command line: serve | migrate | ping | version | help. Exit codes: 0 done, 1 failed,
+// vxman's command line: serve | migrate | ping | user | run | secret | admin-token | version | help. Exit codes: 0 done, 1 failed,
 // 2 bad usage or configuration (so systemd and scripts can tell a typo from an outage).
 import { parseArgs } from "node:util";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./config.ts";
@@ -15,6 +15,10 @@ Usage:
                                  ping hosts with vxman's ICMP engine (fping-like)
   vxman user add|passwd|list|disable|enable …
                                  people and their roles (\`vxman user\` for details)
+  vxman run JOB [--wait] [-p NAME=VALUE]...
+                                 run a job on a vxman server (VXMAN_URL, VXMAN_TOKEN);
+                                 --wait prints each host's output and exits 0 only if all succeeded
+  vxman secret rotate            re-seal stored secrets (channels, SSH credentials) under a new key
   vxman admin-token reset        replace the generated admin token with a new one and print it
                                  (restart vxman afterwards; ADMIN_TOKEN, when set, wins)
   vxman version                  print version, commit and build date
@@ -40,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
       return adminTokenCommand(rest);
     case "user":
       return userCommand(rest);
+    case "run":
+      return runCommand(rest);
+    case "secret":
+      return secretCommand(rest);
     case "version":
     case "--version":
       noArgs(rest);
@@ -130,6 +138,41 @@ async function userCommand(args: string[]): Promise<number> {
       return 2;
     }
     throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+/** A client of a server: its settings are VXMAN_URL and VXMAN_TOKEN, not the server's. */
+async function runCommand(args: string[]): Promise<number> {
+  const { runJobCommand, RunCommandError, RUN_USAGE } = await import("./cli/run.ts");
+  if (args.length === 0 || args[0] === "--help" || args[0] === "help") {
+    console.log(RUN_USAGE);
+    return args.length === 0 ? 2 : 0;
+  }
+  try {
+    return await runJobCommand(args);
+  } catch (err) {
+    if (!(err instanceof RunCommandError)) throw err;
+    console.error(`vxman run: ${err.message}${err.code === 2 ? `\n\n${RUN_USAGE}` : ""}`);
+    return err.code;
+  }
+}
+
+async function secretCommand(args: string[]): Promise<number> {
+  const { rotateSecrets, SECRET_USAGE } = await import("./cli/secret.ts");
+  if (args[0] !== "rotate") {
+    console.log(SECRET_USAGE);
+    return args[0] === "--help" || args[0] === "help" ? 0 : 2;
+  }
+  noArgs(args.slice(1));
+  const { config, log } = await configOrExit({ logTo: "stderr" });
+  const { openDatabase } = await import("./db/index.ts");
+  const { migrate } = await import("./db/migrate.ts");
+  const db = await openDatabase(config);
+  try {
+    await migrate(db);
+    return await rotateSecrets(db, config, log, (line) => console.log(line));
   } finally {
     await db.close();
   }

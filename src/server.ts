@@ -34,6 +34,8 @@ import { SessionService } from "./people/sessions.ts";
 import { LoginThrottle } from "./people/throttle.ts";
 import { TokenService } from "./people/tokens.ts";
 import { UserService } from "./people/users.ts";
+import { FleetJobs } from "./jobs/fleet.ts";
+import { jobsApi } from "./jobs/index.ts";
 import { outagesApi } from "./outages/index.ts";
 import { groupOptions, NotificationPipeline } from "./outages/pipeline.ts";
 import type { SecretBox } from "./secrets/box.ts";
@@ -49,7 +51,7 @@ export interface AppDeps {
   tokens: ConfiguredTokens;
   /** Started by the caller; with no ICMP socket it still tracks heartbeats and reports "off". */
   monitor: Monitor;
-  /** Seals secrets at rest (channel settings). */
+  /** Seals secrets at rest (channel settings, SSH credentials). */
   box: SecretBox;
   /** This instance among the others on the same database (cluster/). */
   cluster: Cluster;
@@ -83,6 +85,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box, c
   });
   monitor.onRtt = (ms) => metrics.rtt.observe(ms / 1000);
   const notifications = new NotificationPipeline(db, box, config, log, metrics);
+  const fleet = new FleetJobs(db, box, { ...config, instanceId: cluster.info.id }, log, () => notifications.poke());
   monitor.writer.onTransitionsWritten = () => notifications.poke();
   const web = await webUi();
   const access = accessControl({
@@ -113,7 +116,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box, c
     .use(access)
     .use(apiDocs())
     .use(healthApi(db, monitoring, () => cluster.info))
-    .use(machinesApi({ access, service: machines, directory, monitor }))
+    .use(machinesApi({ access, service: machines, directory, monitor, ssh: fleet.settings }))
     .use(enrolApi({ trustProxy: config.trustProxy }))
     .use(eventsApi(access, events))
     .use(peopleApi({
@@ -122,12 +125,14 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box, c
     }))
     .use(outagesApi({ access, db, channels: notifications.channels, silences: notifications.silences, history: notifications.history, publicUrl: config.publicUrl ?? null }))
     .use(clusterApi(access, cluster))
+    .use(jobsApi({ access, fleet, machines, live, trustProxy: config.trustProxy, log }))
     .use(metricsApi(metrics))
     .use(live.routes())
     .use(web));
-  // The notification workers run from now on; whoever stops the app stops them first.
+  // The notification workers and the jobs' schedules run from now on; whoever stops the app stops them first.
   notifications.start(feed);
-  return Object.assign(app, { notifications });
+  await fleet.start();
+  return Object.assign(app, { notifications, fleet });
 }
 
 export type App = Awaited<ReturnType<typeof createApp>>;
@@ -219,6 +224,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     undo.push(startSamplePruning(db, config.sampleRetention, log));
     const app = await createApp({ config, log, db, feed, tokens, monitor, box, cluster });
     undo.push(() => app.notifications.stop());
+    undo.push(() => app.fleet.stop()); // runs in progress: stopped (TERM over SSH), recorded as interrupted
     // reusePort off: a second vxman on the same port must fail to start, not share it silently.
     app.listen({ hostname: config.host, port: config.port, reusePort: false });
     undo.push(() => app.stop()); // stops accepting, closes dashboards' WebSockets with 1001

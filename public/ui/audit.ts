@@ -14,6 +14,8 @@ const KINDS = [
   "registered", "updated", "unreachable", "recovered", "deleted", "notes_changed", "labels_changed", "silence_created", "silence_expired",
   "user_created", "user_changed", "password_changed", "token_created", "token_revoked", "sessions_revoked",
   "channel_created", "channel_changed", "channel_deleted",
+  "ssh_settings_changed", "host_key_changed", "host_key_accepted", "job_created", "job_changed", "job_deleted",
+  "run_started", "run_cancelled", "run_failed", "credential_created", "credential_deleted", "ssh_defaults_changed",
 ] as const satisfies readonly EventKind[];
 const everyKindListed: Exclude<EventKind, (typeof KINDS)[number]> extends never ? true : false = true;
 void everyKindListed;

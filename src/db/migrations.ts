@@ -4,6 +4,7 @@ import m001 from "../../sql/001_init.sql" with { type: "text" };
 import m002 from "../../sql/002_people.sql" with { type: "text" };
 import m003 from "../../sql/003_outages.sql" with { type: "text" };
 import m004 from "../../sql/004_cluster.sql" with { type: "text" };
+import m005 from "../../sql/005_jobs.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "002_people.sql", sql: m002 },
   { version: 3, name: "003_outages.sql", sql: m003 },
   { version: 4, name: "004_cluster.sql", sql: m004 },
+  { version: 5, name: "005_jobs.sql", sql: m005 },
 ];

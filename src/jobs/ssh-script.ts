@@ -37,9 +37,13 @@ export function truncationMark(maxOutputBytes: number): Uint8Array {
 
 export type OutputStream = "stdout" | "stderr";
 
+/** Where output goes; a promise asks the sender to hold further output until it settles. */
+export type OutputSink = (stream: OutputStream, chunk: Uint8Array) => void | Promise<void>;
+
 /**
  * Passes output on in arrival order until maxBytes (stdout and stderr together), then one
  * truncation mark; past that it only counts, so the remote side is still drained to its end.
+ * Returns what the sink returned for what it passed on (a promise: hold further output).
  */
 export class OutputCap {
   /** Bytes the script wrote, including those dropped. */
@@ -48,17 +52,16 @@ export class OutputCap {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly deliver: (stream: OutputStream, chunk: Uint8Array) => void,
+    private readonly deliver: OutputSink,
   ) {}
 
-  push(stream: OutputStream, chunk: Uint8Array): void {
+  push(stream: OutputStream, chunk: Uint8Array): void | Promise<void> {
     const room = Math.max(0, this.maxBytes - this.seen);
     this.seen += chunk.byteLength;
     if (chunk.byteLength <= room) return this.deliver(stream, chunk);
-    if (room > 0) this.deliver(stream, chunk.subarray(0, room));
-    if (!this.truncated) {
-      this.truncated = true;
-      this.deliver(stream, truncationMark(this.maxBytes));
-    }
+    const kept = room > 0 ? this.deliver(stream, chunk.subarray(0, room)) : undefined;
+    if (this.truncated) return kept;
+    this.truncated = true;
+    return this.deliver(stream, truncationMark(this.maxBytes)) ?? kept;
   }
 }

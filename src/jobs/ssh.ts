@@ -9,7 +9,7 @@
 // on purpose (setsid, daemons) are out of reach, as with any SSH client.
 import { Client, type ClientChannel, type PasswordAuthMethod, type PublicKeyAuthMethod } from "ssh2";
 import { hostKeyFromWire, isSameHostKey, parsePrivateKeyReusing, preferHostKeyAlgorithmsOf, PrivateKeyError, type HostKey } from "./ssh-keys.ts";
-import { OutputCap, REMOTE_COMMAND, scriptInput, type OutputStream } from "./ssh-script.ts";
+import { OutputCap, REMOTE_COMMAND, scriptInput, type OutputSink, type OutputStream } from "./ssh-script.ts";
 
 export type { HostKey } from "./ssh-keys.ts";
 export { describePrivateKey, PrivateKeyError } from "./ssh-keys.ts";
@@ -54,7 +54,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Output kept at most (stdout and stderr together); past it, one truncation mark. */
   maxOutputBytes: number;
-  onOutput: (stream: OutputStream, chunk: Uint8Array) => void;
+  /** Output as it arrives. A promise returned pauses the channel until it settles: the remote
+   *  script then waits to write, as with a slow terminal (SSH flow control), instead of vxman
+   *  buffering without bound. */
+  onOutput: OutputSink;
   onConnected?: () => void;
   /** Between TERM and KILL when stopping a run; and between KILL and giving up on the channel. */
   killGraceMs?: number;
@@ -97,6 +100,8 @@ class ScriptRun {
   private exit: { code: number | null; signal: string | null } | null = null;
   private stopping: Ending | null = null;
   private settled = false;
+  /** The sink asked to wait: both streams are paused. */
+  private holding = false;
 
   constructor(
     private readonly target: SshTarget,
@@ -173,12 +178,38 @@ class ScriptRun {
   }
 
   private onOutput(stream: OutputStream, chunk: Buffer): void {
-    if (!this.settled) this.output.push(stream, chunk);
+    if (this.settled) return;
+    const wait = this.output.push(stream, chunk);
+    if (wait) this.holdOutputUntil(wait);
+  }
+
+  /**
+   * Pauses both streams until `wait` settles: ssh2 then stops widening the channel's window and
+   * the remote side waits. (No data events come while paused, so one hold at a time is enough.)
+   */
+  private holdOutputUntil(wait: Promise<void>): void {
+    const channel = this.channel;
+    if (!channel || this.holding) return;
+    this.holding = true;
+    channel.pause();
+    channel.stderr.pause();
+    const release = () => {
+      this.holding = false;
+      if (this.settled) return;
+      channel.resume();
+      channel.stderr.resume();
+    };
+    wait.then(release, release);
   }
 
   private onExit(code: number | null, signal: string | undefined): void {
     this.exit = { code: code ?? null, signal: signal ?? null };
-    this.after(EXIT_DRAIN_MS, () => this.finish(this.stopping ?? this.endingFromExit()));
+    this.finishAfterDrain();
+  }
+
+  /** Output held back (paused) is still to come: the drain's clock starts once it flows again. */
+  private finishAfterDrain(): void {
+    this.after(EXIT_DRAIN_MS, () => (this.holding ? this.finishAfterDrain() : this.finish(this.stopping ?? this.endingFromExit())));
   }
 
   private readonly onAbort = () => {

@@ -51,14 +51,18 @@ export class Clients {
   /** Cuts every socket that has not taken what it was already sent. Returns how many. */
   dropLagging(): number {
     let dropped = 0;
-    for (const [ws, client] of this.#all) {
-      if (ws.getBufferedAmount() <= client.allowance) continue;
-      // terminate, not close: a close frame would queue behind the bytes it is not reading.
-      this.remove(ws);
-      ws.terminate();
-      dropped++;
-    }
+    for (const ws of [...this.#all.keys()]) if (this.cutIfLagging(ws)) dropped++;
     return dropped;
+  }
+
+  /** Cuts this socket if it has not taken what it was already sent (before sending it more). */
+  cutIfLagging(ws: ServerWebSocket<unknown>): boolean {
+    const client = this.#all.get(ws);
+    if (!client || ws.getBufferedAmount() <= client.allowance) return false;
+    // terminate, not close: a close frame would queue behind the bytes it is not reading.
+    this.remove(ws);
+    ws.terminate();
+    return true;
   }
 
   /** Bytes queued in the server for all sockets together (not yet taken by the kernel). */

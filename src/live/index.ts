@@ -18,6 +18,19 @@ export function offeredProtocols(headers: Record<string, string | undefined>): s
   return (headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
 }
 
+/**
+ * The upgrade's subprotocol, for every vxman socket. Who may open one is the access table's
+ * business (src/people/access.ts); here, only how. Answers with `vxman`, never with what else was
+ * offered: Bun would otherwise echo the first protocol offered, which may be the bearer token.
+ */
+export function negotiateProtocol(ctx: { headers: Record<string, string | undefined>; set: { headers: Record<string, unknown> } }): void {
+  const offered = offeredProtocols(ctx.headers);
+  if (offered.length > 0 && !offered.includes(LIVE_PROTOCOL)) {
+    throw new ApiError(400, "unsupported_protocol", `Offer the "${LIVE_PROTOCOL}" WebSocket subprotocol (with or without a bearer.<token> one).`);
+  }
+  if (offered.length > 0) ctx.set.headers["sec-websocket-protocol"] = LIVE_PROTOCOL;
+}
+
 export function liveRoutes(hub: LiveHub) {
   const { config } = hub.deps;
   return new Elysia({ name: "live" }).ws("/ws/status", {
@@ -25,14 +38,7 @@ export function liveRoutes(hub: LiveHub) {
     // Arrow functions throughout: Elysia reads a hook's source to learn what it uses, and a
     // minified method defeats that (see src/people/access.ts).
     upgrade: (ctx) => {
-      // Who may open it is the access table's business (src/people/access.ts); here, only how.
-      // Answer with `vxman`, never with what else was offered: Bun would otherwise echo the first
-      // protocol offered, which may be the bearer token itself.
-      const offered = offeredProtocols(ctx.headers);
-      if (offered.length > 0 && !offered.includes(LIVE_PROTOCOL)) {
-        throw new ApiError(400, "unsupported_protocol", `Offer the "${LIVE_PROTOCOL}" WebSocket subprotocol (with or without a bearer.<token> one).`);
-      }
-      if (offered.length > 0) ctx.set.headers["sec-websocket-protocol"] = LIVE_PROTOCOL;
+      negotiateProtocol(ctx);
       hub.attach(ctx.server);
     },
     open: (ws) => {

@@ -14,7 +14,7 @@ import type { NotificationKind, NotifiedMachine } from "./channels/index.ts";
 import type { OpenChannel } from "./channel-store.ts";
 import type { ChannelStore } from "./channel-store.ts";
 import { groupFor, type GroupOptions } from "./groups.ts";
-import { render, type Group } from "./messages.ts";
+import { render, renderRunFailed, type FailedRun, type Group } from "./messages.ts";
 import { selects, type Selectable } from "./selectors.ts";
 import { mutedUntil, type SilenceRow, type SilenceService } from "./silences.ts";
 import { WakeTimer } from "../wake-timer.ts";
@@ -78,6 +78,7 @@ const FACT_KIND: Record<string, NotificationKind> = {
   registered: "registered",
   deleted: "deleted",
   updated: "mac_changed",
+  run_failed: "run_failed",
 };
 
 export class Dispatcher {
@@ -119,9 +120,10 @@ export class Dispatcher {
       const [lock] = await tx.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock($1) AS ok", [DISPATCH_LOCK]);
       if (!lock?.ok) return { queued: 0, more: false, next: null };
       const channels = await this.channels.openAll(tx);
-      const more = await this.#ingest(tx, channels, now);
+      const ingested = await this.#ingest(tx, channels, now);
+      const more = ingested.more;
       // Everything through tx: on the embedded database a query beside an open transaction waits for it.
-      const queued = await this.#flushDue(tx, channels, await this.silences.rows(false, tx), now);
+      const queued = ingested.queued + (await this.#flushDue(tx, channels, await this.silences.rows(false, tx), now));
       const [due] = await tx.query<{ next: Date | null }>("SELECT min(next_flush_at) AS next FROM alert_groups");
       return { queued, more, next: due?.next?.getTime() ?? null };
     });
@@ -129,21 +131,38 @@ export class Dispatcher {
     return outcome.more ? Date.now() : outcome.next;
   }
 
-  /** Facts → each channel's alerts, notices and group schedule. True when more are waiting. */
-  async #ingest(tx: Queryable, channels: OpenChannel[], now: number): Promise<boolean> {
+  /** Facts → each channel's alerts, notices and group schedule (failed runs: straight to the outbox). */
+  async #ingest(tx: Queryable, channels: OpenChannel[], now: number): Promise<{ more: boolean; queued: number }> {
     const facts = await tx.query<ChangeRow>(
       `SELECT e.id AS event_id, e.kind, e.at, e.machine_id, e.hostname, host(e.ip_address) AS ip_address, e.details, m.labels, m.extra_data
        FROM alert_changes c JOIN events e ON e.id = c.event_id LEFT JOIN machines m ON m.id = e.machine_id
        ORDER BY e.id LIMIT ${BATCH}`,
     );
+    let queued = 0;
     for (const fact of facts) {
+      if (fact.kind === "run_failed") {
+        queued += await this.#runFailed(tx, channels, fact);
+        continue;
+      }
       const machine = selectable(fact);
       for (const channel of channels) {
         if (selects(channel.filter, machine, this.settings.group)) await this.#take(tx, channel, fact, machine, now);
       }
     }
     if (facts.length) await tx.query("DELETE FROM alert_changes WHERE event_id = ANY($1::bigint[])", [facts.map((f) => f.event_id)]);
-    return facts.length === BATCH;
+    return { more: facts.length === BATCH, queued };
+  }
+
+  /**
+   * A failed run is about a run, not a machine: not grouped, filtered or silenced by machine; one
+   * message to each channel that asked for run_failed, at once.
+   */
+  async #runFailed(tx: Queryable, channels: OpenChannel[], fact: ChangeRow): Promise<number> {
+    const run = fact.details as unknown as FailedRun;
+    const wanting = channels.filter((c) => c.events.includes("run_failed"));
+    for (const channel of wanting) await this.#queue(tx, channel, `job ${run.job_name}`, renderRunFailed(run, fact.at.toISOString(), this.settings.publicUrl));
+    if (wanting.length) this.log.info({ run_id: run.run_id, channels: wanting.map((c) => c.name) }, "failed run: notifications queued");
+    return wanting.length;
   }
 
   async #take(tx: Queryable, channel: OpenChannel, fact: ChangeRow, machine: Selectable, now: number) {

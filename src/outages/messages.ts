@@ -62,3 +62,27 @@ export function render(kind: NotificationKind, group: Group, machines: NotifiedM
     url,
   };
 }
+
+/** A run that did not succeed, as the run_failed event records it (src/jobs/run-execution.ts). */
+export interface FailedRun {
+  run_id: number;
+  job_name: string;
+  hosts: number;
+  failed: number;
+  failed_hosts: { hostname: string; ip_address: string; state: string; message: string | null }[];
+}
+
+/** The message for a failed run: no machines list (it is about a run), the failed hosts as text lines. */
+export function renderRunFailed(run: FailedRun, at: string, publicUrl: string | null): Notification {
+  const url = publicUrl ? `${publicUrl.replace(/\/+$/, "")}/#/runs/${run.run_id}` : null;
+  const lines = run.failed_hosts.slice(0, LINES_IN_TEXT).map((h) => `${h.hostname} (${h.ip_address}): ${h.state.replaceAll("_", " ")}${h.message ? ` — ${h.message}` : ""}`);
+  if (run.failed > LINES_IN_TEXT) lines.push(`…and ${run.failed - LINES_IN_TEXT} more`);
+  if (url) lines.push(url);
+  const message = render("run_failed", { by: "job", value: run.job_name, key: `job ${run.job_name}` }, [], at, null);
+  message.title = run.hosts === 0
+    ? `Run ${run.run_id} of job "${run.job_name}" failed: no machine matched its targets`
+    : `Run ${run.run_id} of job "${run.job_name}" failed on ${run.failed} of ${run.hosts} machines`;
+  message.text = lines.join("\n");
+  message.url = url;
+  return message;
+}

@@ -9,11 +9,11 @@ const MAX_INT32 = 2_147_483_647;
 
 export const Label = t.String({ pattern: LABEL_PATTERN, error: "must be key=value: a key of letters, digits, _ . - / and a value without control characters or commas (at most 128)" });
 export const Labels = t.Array(Label, { maxItems: MAX_LABELS, error: `must be a list of at most ${MAX_LABELS} key=value labels` });
-const Group = t.String({ pattern: "^(vni \\d{1,8}|subnet [0-9a-fA-F:.]+/\\d{1,3})$", error: 'must be a group such as "vni 4096" or "subnet 198.18.0.0/24"' });
+export const Group = t.String({ pattern: "^(vni \\d{1,8}|subnet [0-9a-fA-F:.]+/\\d{1,3})$", error: 'must be a group such as "vni 4096" or "subnet 198.18.0.0/24"' });
 
-export const CHANNEL_EVENTS = ["unreachable", "recovered", "registered", "deleted", "mac_changed"] as const;
+export const CHANNEL_EVENTS = ["unreachable", "recovered", "registered", "deleted", "mac_changed", "run_failed"] as const;
 const ChannelEvent = t.Union(
-  [t.Literal("unreachable"), t.Literal("recovered"), t.Literal("registered"), t.Literal("deleted"), t.Literal("mac_changed")],
+  [t.Literal("unreachable"), t.Literal("recovered"), t.Literal("registered"), t.Literal("deleted"), t.Literal("mac_changed"), t.Literal("run_failed")],
   { error: `must be one of ${CHANNEL_EVENTS.join(", ")}` },
 );
 

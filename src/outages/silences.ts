@@ -60,7 +60,7 @@ const COLUMNS = "id, machine_ids, labels, groups, starts_at, ends_at, cron, time
 const invalid = (field: string, message: string) => new ApiError(422, "invalid_request", `Invalid ${field}: ${message}.`, [{ field, message }]);
 
 /** A cron expression croner reads, in a time zone the runtime knows; or a 422 naming the field. */
-function checkSchedule(cron: string, timezone: string): void {
+export function checkSchedule(cron: string, timezone: string): void {
   try {
     new Intl.DateTimeFormat("en", { timeZone: timezone });
   } catch {

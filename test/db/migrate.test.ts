@@ -11,9 +11,10 @@ import { sharedPgCluster } from "../helpers/postgres.ts";
 test("every file in sql/ is embedded, numbered in order", () => {
   const files = readdirSync(join(import.meta.dir, "../../sql")).filter((f) => f.endsWith(".sql")).sort();
   expect(MIGRATIONS.map((m) => m.name)).toEqual(files);
+  // Numbers may skip one reserved for work that lands later (004 while 005 is in), never go back.
   MIGRATIONS.forEach((m, i) => {
-    expect(m.version).toBe(i + 1);
-    expect(m.name.startsWith(String(i + 1).padStart(3, "0") + "_")).toBe(true);
+    expect(m.version).toBeGreaterThan(MIGRATIONS[i - 1]?.version ?? 0);
+    expect(m.name.startsWith(String(m.version).padStart(3, "0") + "_")).toBe(true);
   });
 });
 
@@ -32,7 +33,7 @@ for (const [kind, make] of Object.entries(open)) {
       dbs.push(db);
       const first = await migrate(db);
       expect(first.applied).toEqual(MIGRATIONS.map((m) => m.name));
-      expect(first.current).toBe(MIGRATIONS.length);
+      expect(first.current).toBe(MIGRATIONS.at(-1)!.version);
       const second = await migrate(db);
       expect(second.applied).toEqual([]);
       const rows = await db.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");

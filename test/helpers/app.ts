@@ -88,6 +88,7 @@ export async function testApp(kind: StorageKind, env: Record<string, string> = {
     },
     async close() {
       await app.notifications.stop();
+      await app.fleet.stop();
       if (app.server) await app.stop();
       await cluster.stop();
       await monitor.stop();

@@ -111,6 +111,42 @@ export async function startSshds(count: number, opts: Omit<SshdOptions, "host"> 
   return started;
 }
 
+/** OpenSSH listens on at most this many addresses per server. */
+const MAX_LISTEN_ADDRESSES = 16;
+
+export interface LoopbackSshds {
+  /** Every address some server listens on (port 22). */
+  addresses: string[];
+  user: string;
+  authorize(publicKeyLine: string): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Servers on loopback addresses (127.x.y.z, port 22), up to 16 addresses each: many SSH "hosts"
+ * for benchmarks, lighter than a namespace each. Same user and login rules as startSshd.
+ */
+export async function startLoopbackSshds(addresses: string[]): Promise<LoopbackSshds> {
+  const servers: { pid: number; dir: string; layout: Layout }[] = [];
+  const stop = async () => {
+    await killAndWait(servers.map((s) => s.pid));
+    for (const s of servers) rmSync(s.dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < addresses.length; i += MAX_LISTEN_ADDRESSES) {
+      const mine = addresses.slice(i, i + MAX_LISTEN_ADDRESSES);
+      const dir = mkdtempSync(join(tmpdir(), "vxman-sshd-"));
+      const { layout } = await prepare(dir, ["ed25519"]);
+      writeConfig(layout, mine, 22, ["ed25519"]);
+      servers.push({ dir, layout, pid: await spawnSshd(null, layout, 22, mine.at(-1)) });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { addresses, user: USER, authorize: (line) => servers.forEach((s) => appendFileSync(s.layout.authorizedKeys, `${line.trim()}\n`)), stop };
+}
+
 /** Stop every server this process started (for afterAll; run it before destroyAllTestHosts). */
 export async function stopAllSshds(): Promise<void> {
   await Promise.all([...running].map((s) => s.stop()));
@@ -254,9 +290,9 @@ async function makeHostKeys(dir: string, types: KeyType[]): Promise<HostKey[]> {
   );
 }
 
-function writeConfig(layout: Layout, ip: string, port: number, keyTypes: KeyType[]): void {
+function writeConfig(layout: Layout, ip: string | string[], port: number, keyTypes: KeyType[]): void {
   const lines = [
-    `ListenAddress ${ip}:${port}`,
+    ...[ip].flat().map((a) => `ListenAddress ${a}:${port}`),
     ...keyTypes.map((t) => `HostKey ${join(layout.dir, `ssh_host_${t}_key`)}`),
     `PidFile ${join(layout.dir, "sshd.pid")}`,
     `AuthorizedKeysFile ${layout.authorizedKeys}`,
@@ -291,14 +327,16 @@ fi
 exec ${SSHD} -D -e -f "$1/sshd_config"
 `;
 
-/** Start sshd and wait for its "Server listening" line; returns sshd's PID (every step execs). */
-async function spawnSshd(host: TestHost, layout: Layout, port: number): Promise<number> {
+/** Start sshd (in the host's namespace; without one, on loopback) and wait for its "Server
+ *  listening" line on `lastIp`; returns sshd's PID (every step execs). */
+async function spawnSshd(host: TestHost | null, layout: Layout, port: number, lastIp = host!.ip): Promise<number> {
   const logFd = openSync(layout.logFile, "a");
   const logStart = fstatSync(logFd).size; // a restart appends: only lines from now on count
-  const cmd = ["ip", "netns", "exec", host.name, "unshare", "-m", "--propagation", "private", "sh", "-c", LAUNCH_SCRIPT, "vxman-sshd", layout.dir];
+  const inHost = host ? ["ip", "netns", "exec", host.name] : [];
+  const cmd = [...inHost, "unshare", "-m", "--propagation", "private", "sh", "-c", LAUNCH_SCRIPT, "vxman-sshd", layout.dir];
   const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: logFd, stderr: logFd });
   closeSync(logFd);
-  const listening = `Server listening on ${host.ip} port ${port}`;
+  const listening = `Server listening on ${lastIp} port ${port}`;
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (readFileSync(layout.logFile).subarray(logStart).toString().includes(listening)) return proc.pid;
@@ -306,7 +344,7 @@ async function spawnSshd(host: TestHost, layout: Layout, port: number): Promise<
     await Bun.sleep(10);
   }
   proc.kill("SIGKILL");
-  throw new Error(`sshd on ${host.ip}:${port} did not start:\n${readFileSync(layout.logFile, "utf8")}`);
+  throw new Error(`sshd on ${lastIp}:${port} did not start:\n${readFileSync(layout.logFile, "utf8")}`);
 }
 
 function namespacePids(host: TestHost): number[] {

@@ -29,7 +29,7 @@ describe("the script as the remote shell reads it", () => {
 
   test("the output cap keeps exactly maxBytes and marks the cut once", () => {
     const seen: Uint8Array[] = [];
-    const cap = new OutputCap(10, (_s, c) => seen.push(c));
+    const cap = new OutputCap(10, (_s, c) => void seen.push(c));
     for (const text of ["1234", "5678", "90ab", "cdef"]) cap.push("stdout", new TextEncoder().encode(text));
     expect(seen.map((c) => decoder.decode(c))).toEqual(["1234", "5678", "90", decoder.decode(truncationMark(10))]);
     expect(cap).toMatchObject({ seen: 16, truncated: true });
@@ -95,7 +95,7 @@ describe.skipIf(!sshdTestsCanRun())("runScript against a real sshd", () => {
         ...opts,
         onOutput: (stream, chunk) => {
           chunks.push({ stream, text: decoder.decode(chunk) });
-          opts.onOutput?.(stream, chunk);
+          return opts.onOutput?.(stream, chunk);
         },
       },
     );
@@ -236,7 +236,7 @@ describe.skipIf(!sshdTestsCanRun())("runScript against a real sshd", () => {
       const abort = new AbortController();
       const { result, stdout } = await run(LONG_SCRIPT("cancel.pids"), {
         signal: abort.signal,
-        onOutput: (_s, chunk) => decoder.decode(chunk).includes("started") && abort.abort(),
+        onOutput: (_s, chunk) => void (decoder.decode(chunk).includes("started") && abort.abort()),
       });
       expect(result).toMatchObject({ outcome: "cancelled", message: "cancelled" });
       expect(stdout).toBe("started\n");
@@ -277,6 +277,29 @@ describe.skipIf(!sshdTestsCanRun())("runScript against a real sshd", () => {
       expect(result).toMatchObject({ outcome: "failed", exitCode: 5, truncated: true, outputBytes: 5 * MiB + 5 });
     });
 
+    test("a sink that asks to wait holds the remote script (SSH flow control); nothing is lost when it lets go", async () => {
+      const flag = join(sshd.home, "wrote-everything");
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let first = true;
+      const running = run(`head -c ${8 * MiB} /dev/zero | tr '\\0' y; touch "${flag}"`, {
+        maxOutputBytes: 16 * MiB,
+        onOutput: () => {
+          if (!first) return;
+          first = false;
+          return held;
+        },
+      });
+      await waitFor("the first output", () => !first, 10_000);
+      await Bun.sleep(500);
+      expect(existsSync(flag)).toBe(false); // 8 MiB do not fit in the channel's window and the pipes
+      release();
+      const { result, stdout } = await running;
+      expect(result).toMatchObject({ outcome: "succeeded", truncated: false, outputBytes: 8 * MiB });
+      expect(stdout.length).toBe(8 * MiB);
+      expect(existsSync(flag)).toBe(true);
+    });
+
     test("stdout and stderr keep the order they were written in", async () => {
       const script = "for i in 1 2 3 4 5; do echo out $i; sleep 0.05; echo err $i >&2; sleep 0.05; done";
       const { chunks } = await run(script);
@@ -315,7 +338,7 @@ describe.skipIf(!sshdTestsCanRun())("runScript against a real sshd", () => {
 
     test("onConnected is called once logged in, before any output", async () => {
       const events: string[] = [];
-      await run("echo x", { onConnected: () => events.push("connected"), onOutput: () => events.push("output") });
+      await run("echo x", { onConnected: () => void events.push("connected"), onOutput: () => void events.push("output") });
       expect(events).toEqual(["connected", "output"]);
     });
   });

@@ -6,12 +6,18 @@ import { MAX_INT32 } from "../machines/model.ts";
 export const MACHINE_EVENT_KINDS = [
   "registered", "updated", "unreachable", "recovered", "deleted", "notes_changed", "labels_changed", "silence_created", "silence_expired",
 ] as const;
-/** Changes to people, access and where messages go: shown to admins only. */
+/** Fleet jobs and how vxman reaches machines over SSH: every reader sees these too (viewers see runs). */
+export const JOB_EVENT_KINDS = [
+  "ssh_settings_changed", "host_key_changed", "host_key_accepted", "job_created", "job_changed", "job_deleted", "run_started", "run_cancelled", "run_failed",
+] as const;
+/** Changes to people, access, credentials and where messages go: shown to admins only. */
 export const ADMIN_EVENT_KINDS = [
   "user_created", "user_changed", "password_changed", "token_created", "token_revoked", "sessions_revoked",
-  "channel_created", "channel_changed", "channel_deleted",
+  "channel_created", "channel_changed", "channel_deleted", "credential_created", "credential_deleted", "ssh_defaults_changed",
 ] as const;
-export const EVENT_KINDS = [...MACHINE_EVENT_KINDS, ...ADMIN_EVENT_KINDS] as const;
+/** What viewers and operators see of the log. */
+export const VIEWER_EVENT_KINDS = [...MACHINE_EVENT_KINDS, ...JOB_EVENT_KINDS] as const;
+export const EVENT_KINDS = [...MACHINE_EVENT_KINDS, ...JOB_EVENT_KINDS, ...ADMIN_EVENT_KINDS] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 // A union of literals, not t.UnionEnum: Elysia fills an optional UnionEnum query parameter with
@@ -26,6 +32,10 @@ const Kind = (options?: object) =>
       t.Literal("user_created"), t.Literal("user_changed"), t.Literal("password_changed"),
       t.Literal("token_created"), t.Literal("token_revoked"), t.Literal("sessions_revoked"),
       t.Literal("channel_created"), t.Literal("channel_changed"), t.Literal("channel_deleted"),
+      t.Literal("ssh_settings_changed"), t.Literal("host_key_changed"), t.Literal("host_key_accepted"),
+      t.Literal("job_created"), t.Literal("job_changed"), t.Literal("job_deleted"),
+      t.Literal("run_started"), t.Literal("run_cancelled"), t.Literal("run_failed"),
+      t.Literal("credential_created"), t.Literal("credential_deleted"), t.Literal("ssh_defaults_changed"),
     ],
     options,
   );

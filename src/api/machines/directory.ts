@@ -82,7 +82,8 @@ export class MachineDirectory {
   }
 }
 
-function matches(m: Machine, needle: string): boolean {
+/** Whether a search (lower-case) finds the machine: its hostname, IP, MAC or a label. Job targets' `q` too. */
+export function matches(m: Pick<Machine, "hostname" | "ip_address" | "mac_address" | "labels">, needle: string): boolean {
   return (
     m.hostname.toLowerCase().includes(needle) || m.ip_address.includes(needle) || m.mac_address.includes(needle) ||
     m.labels.some((l) => l.toLowerCase().includes(needle))

@@ -5,6 +5,8 @@ import { ApiError, notFound } from "../../http/errors.ts";
 import { MonitoringOffError, type Monitor } from "../../monitor/scheduler.ts";
 import type { accessControl } from "../../people/access.ts";
 import { extraDataProblem, ipProblem } from "./address.ts";
+import type { MachineSshPatch } from "../../jobs/model.ts";
+import type { Actor } from "../events/record.ts";
 import { CheckResult, ListQuery, Machine, MachineList, MachinePatch, MachineRef, RegisterBody, SampleList, SamplesQuery } from "./model.ts";
 import type { MachineDirectory } from "./directory.ts";
 import type { MachineService } from "./service.ts";
@@ -46,8 +48,8 @@ function sinceTime(since: string | undefined): string | undefined {
   return utc.toISOString();
 }
 
-/** The machine a reference names, or 404. */
-async function existing(service: MachineService, ref: string): Promise<Machine> {
+/** The machine a reference (an id or an IP) names, or 404. */
+export async function existing(service: MachineService, ref: string): Promise<Machine> {
   const machine = await service.get(machineRef(ref));
   if (!machine) throw notFound(`Machine ${ref}`);
   return machine;
@@ -58,9 +60,11 @@ export interface MachinesDeps {
   service: MachineService;
   directory: MachineDirectory;
   monitor: Monitor;
+  /** A machine's SSH settings for jobs (src/jobs/ssh-settings.ts). */
+  ssh: { setOwn(machine: Machine, patch: MachineSshPatch, actor: Actor): Promise<void> };
 }
 
-export function machinesApi({ access, service, directory, monitor }: MachinesDeps) {
+export function machinesApi({ access, service, directory, monitor, ssh }: MachinesDeps) {
   return new Elysia({ name: "machines-api", prefix: "/api/machines", detail: { tags: ["machines"] } })
     .use(access)
     .put(
@@ -110,15 +114,26 @@ export function machinesApi({ access, service, directory, monitor }: MachinesDep
     .get("/:machine", ({ params }) => existing(service, params.machine), { params: MachineRef, response: Machine, detail: { summary: "One machine, by id or IP" } })
     .patch(
       "/:machine",
-      async ({ params, body, actor }) => {
+      async ({ params, body, actor, identity }) => {
         const machine = await existing(service, params.machine);
-        return (await service.edit(machine.id, body, actor)) ?? existing(service, params.machine);
+        const { ssh: sshPatch, ...rest } = body;
+        if (sshPatch !== undefined) {
+          // How vxman logs in (and where it sends a password) is the admins' to set, like credentials.
+          if (identity.role !== "admin") throw new ApiError(403, "forbidden", `Changing ssh needs the admin role; you are signed in as ${identity.actor}${identity.role ? ` (${identity.role})` : ""}.`);
+          await ssh.setOwn(machine, sshPatch, actor);
+        }
+        if (rest.notes === undefined && rest.labels === undefined) return existing(service, params.machine);
+        return (await service.edit(machine.id, rest, actor)) ?? existing(service, params.machine);
       },
       {
         params: MachineRef,
         body: MachinePatch,
         response: Machine,
-        detail: { summary: "Change a machine's notes or labels (operator)", description: "Labels given replace the machine's labels. Each change is logged with who made it." },
+        detail: {
+          summary: "Change a machine's notes, labels (operator) or SSH settings (admin)",
+          description:
+            'Labels given replace the machine\'s labels. ssh: {user?, port?, credential_id?} for jobs (null clears a setting, "ssh": null all of them; admin only). Each change is logged with who made it.',
+        },
       },
     )
     .post(

@@ -2,6 +2,7 @@
 // schemas (`typeof X.static`), so the docs, the validation and the code cannot disagree.
 import { t } from "elysia";
 import { fieldError } from "../../http/errors.ts";
+import { MachineSshPatch } from "../../jobs/model.ts";
 import { Label, Labels } from "../../outages/model.ts";
 import { HOSTNAME_PATTERN, MAC_PATTERN } from "./address.ts";
 
@@ -70,8 +71,10 @@ export const MachinePatch = t.Object(
   {
     notes: t.Optional(t.String({ maxLength: 2000, pattern: "^[^\\u0000]*$", error: "must be at most 2000 characters, without NUL" })),
     labels: t.Optional(Labels),
+    // How vxman logs in to run jobs here (admins only): src/jobs/ssh-settings.ts.
+    ssh: t.Optional(MachineSshPatch),
   },
-  { additionalProperties: false, minProperties: 1, error: "send notes or labels" },
+  { additionalProperties: false, minProperties: 1, error: "send notes, labels or ssh" },
 );
 export type MachinePatch = typeof MachinePatch.static;
 
