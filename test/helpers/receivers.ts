@@ -32,8 +32,8 @@ export interface HttpReceiver {
   url: string;
   port: number;
   requests: ReceivedRequest[];
-  /** Replies for the next requests, in order; after them every request gets 200. */
-  script(replies: ScriptedReply[]): void;
+  /** Replies for the next requests (to `path` only, when given), in order; after them every request gets 200. */
+  script(replies: ScriptedReply[], path?: string): void;
   /** Resolves once `count` requests arrived; fails after `ms`. */
   waitForRequests(count: number, ms?: number): Promise<ReceivedRequest[]>;
   stop(): Promise<void>;
@@ -49,6 +49,7 @@ export interface TlsFiles {
 export async function startHttpReceiver(options: { secret?: string; tls?: TlsFiles } = {}): Promise<HttpReceiver> {
   const requests: ReceivedRequest[] = [];
   let replies: ScriptedReply[] = [];
+  let repliesPath: string | undefined;
   const hanging: (() => void)[] = [];
   const verifier = options.secret ? new Webhook(options.secret) : null;
   const server = Bun.serve({
@@ -64,7 +65,8 @@ export async function startHttpReceiver(options: { secret?: string; tls?: TlsFil
       const received: ReceivedRequest = { method: request.method, path: url.pathname + url.search, headers, body };
       if (verifier) received.signature = verify(verifier, body, headers);
       requests.push(received);
-      const reply = replies.shift() ?? { status: 200, body: "ok" };
+      const scripted = repliesPath === undefined || repliesPath === url.pathname ? replies.shift() : undefined;
+      const reply = scripted ?? { status: 200, body: "ok" };
       if (reply.hang) return new Promise<Response>((resolve) => hanging.push(() => resolve(new Response("late", { status: 503 }))));
       return new Response(reply.body ?? "", { status: reply.status, headers: reply.headers });
     },
@@ -74,8 +76,9 @@ export async function startHttpReceiver(options: { secret?: string; tls?: TlsFil
     url: `${scheme}://127.0.0.1:${server.port}`,
     port: server.port!,
     requests,
-    script: (next) => {
+    script: (next, path) => {
       replies = [...next];
+      repliesPath = path;
     },
     waitForRequests: (count, ms = 5000) => waitFor(`${count} requests at the receiver`, () => requests.length >= count && requests, ms),
     async stop() {

@@ -52,11 +52,14 @@ for (const kind of STORAGE_KINDS) {
     };
     /** The monitor's write of a transition: an event row (the trigger queues the fact) and the status. */
     const transition = async (id: number, to: "unreachable" | "recovered") => {
-      await t.db.query(
-        `INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor) SELECT $2, id, ip_address, hostname, '{}', 'monitor' FROM machines WHERE id = $1`,
-        [id, to],
-      );
-      await t.db.query("UPDATE machines SET status = $2 WHERE id = $1", [id, to === "unreachable" ? "unreachable" : "active"]);
+      // One transaction, as the monitor's StateWriter does: the dispatcher never sees the event without the status.
+      await t.db.transaction(async (tx) => {
+        await tx.query(
+          `INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor) SELECT $2, id, ip_address, hostname, '{}', 'monitor' FROM machines WHERE id = $1`,
+          [id, to],
+        );
+        await tx.query("UPDATE machines SET status = $2 WHERE id = $1", [id, to === "unreachable" ? "unreachable" : "active"]);
+      });
       t.app.notifications.poke();
     };
     const inbox = (name: string): Message[] => receiver.requests.filter((r) => r.path === `/hook/${name}`).map((r) => JSON.parse(r.body));
@@ -71,8 +74,11 @@ for (const kind of STORAGE_KINDS) {
       await transition(web.id, "unreachable");
       await waitFor("both channels", () => inbox("db-only").length && inbox("vni-77").length, 10_000);
       await settle();
-      expect(inbox("db-only").map((m) => m.machines.map((x) => x.id))).toEqual([[db.id]]);
-      expect(inbox("vni-77").map((m) => m.machines.map((x) => x.id))).toEqual([[web.id]]);
+      // Reminders (REPEAT_INTERVAL) may follow on a slow machine: the announcements are what count.
+      const announced = (name: string) => inbox(name).filter((m) => m.kind === "unreachable").map((m) => m.machines.map((x) => x.id));
+      expect(announced("db-only")).toEqual([[db.id]]);
+      expect(announced("vni-77")).toEqual([[web.id]]);
+      expect(inbox("db-only").concat(inbox("vni-77")).every((m) => m.kind === "unreachable" || m.kind === "still_unreachable")).toBe(true);
       await transition(db.id, "recovered");
       await transition(web.id, "recovered");
     });
@@ -140,17 +146,24 @@ for (const kind of STORAGE_KINDS) {
       await waitFor("one of two", () => inbox("slow").length === 1, 10_000);
       await settle();
       expect(inbox("slow")).toHaveLength(1); // the second waits for the next minute
-      const log = (await call("GET", `/api/notifications?channel_id=${slow}`)).json.items;
-      expect(log.map((x: { status: string }) => x.status).sort()).toEqual(["pending", "sent"]);
+      // The receiver has the first; its record may be written a moment later on a loaded machine.
+      // (Reminders, every REPEAT_INTERVAL, queue up behind them: only the two announcements count.)
+      const statuses = async () =>
+        (await call("GET", `/api/notifications?channel_id=${slow}`)).json.items
+          .filter((x: { kind: string }) => x.kind === "unreachable").map((x: { status: string }) => x.status).sort().join();
+      await waitFor("one sent, one waiting", async () => (await statuses()) === "pending,sent", 10_000);
+      await settle();
+      expect(await statuses()).toBe("pending,sent");
       expect(inbox("off")).toEqual([]);
       expect((await call("GET", `/api/notifications?channel_id=${off}`)).json.items).toEqual([]);
 
-      receiver.script([{ status: 410, body: "gone" }]);
-      await channel("gone", ["unreachable"], { filter: { labels: ["gone=yes"] } });
+      receiver.script([{ status: 410, body: "gone" }], "/hook/gone"); // not a late message of another channel
+      const gone = await channel("gone", ["unreachable"], { filter: { labels: ["gone=yes"] } });
       const c = await machine({ labels: ["gone=yes"] });
       await transition(c.id, "unreachable");
-      await waitFor("the failure", async () => (await call("GET", "/api/notifications?status=failed")).json.items.length > 0, 10_000);
-      const [failed] = (await call("GET", "/api/notifications?status=failed")).json.items;
+      const failedOf = async () => (await call("GET", `/api/notifications?channel_id=${gone}&status=failed`)).json.items;
+      await waitFor("the failure", async () => (await failedOf()).length > 0, 10_000);
+      const [failed] = await failedOf();
       expect(failed).toMatchObject({ channel_name: "gone", attempts: 1, last_status: "410" });
     });
   });
