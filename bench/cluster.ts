@@ -73,7 +73,7 @@ async function measure(instances: Instance[], sql: postgres.Sql, dataDir: string
 
 /** A note changed through `from`, seen on a dashboard connected to `to`: milliseconds, n times. */
 async function changeLatency(from: Instance, to: Instance, n: number): Promise<number[]> {
-  const dashboard = await LiveClient.connect(`${to.base.replace("http", "ws")}/ws/status`, ["vxman", encodeTokenProtocol(ADMIN_TOKEN)]);
+  const dashboard = await LiveClient.connect(`${to.base.replace("http", "ws")}/ws/status`, ["vxman", encodeTokenProtocol(ADMIN_TOKEN)], 120_000); // 100,000 machines' snapshot
   const latencies: number[] = [];
   try {
     for (let k = 0; k < n; k++) {

@@ -38,10 +38,10 @@ export class LiveClient {
     return client;
   }
 
-  /** Opens a socket and waits for hello + snapshot. */
-  static async connect(url: string, init?: string[] | { headers: Record<string, string> }): Promise<LiveClient> {
+  /** Opens a socket and waits for hello + snapshot (`ms`: longer for a big fleet on a busy machine). */
+  static async connect(url: string, init?: string[] | { headers: Record<string, string> }, ms?: number): Promise<LiveClient> {
     const client = await LiveClient.open(url, init);
-    await client.waitFor(() => client.snapshot !== undefined, "hello + snapshot");
+    await client.waitFor(() => client.snapshot !== undefined, "hello + snapshot", ms);
     return client;
   }
 
