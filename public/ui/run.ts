@@ -136,10 +136,11 @@ export function RunPage({ id, role, now }: { id: number; role: Role | null; now:
     <div class="log-head">
       <h3 id="log-h">Output</h3>
       ${run && run.hosts.length > 1
-        ? html`<label class="log-filter">Show <select value=${shown === null ? "" : String(shown)} onChange=${(e: Event) => setShown(valueOf(e) ? Number(valueOf(e)) : null)}>
-            <option value="">all hosts</option>
-            ${run.hosts.map((h) => html`<option value=${String(h.machine_id)}>${h.hostname}</option>`)}
-          </select></label>`
+        ? html`<span class="log-filter"><label for="log-host">Show</label>
+            <select id="log-host" value=${shown === null ? "" : String(shown)} onChange=${(e: Event) => setShown(valueOf(e) ? Number(valueOf(e)) : null)}>
+              <option value="">all hosts</option>
+              ${run.hosts.map((h) => html`<option value=${String(h.machine_id)}>${h.hostname}</option>`)}
+            </select></span>`
         : null}
     </div>
     ${run && output ? html`<${LogPane} output=${output} run=${run} shown=${shown} />` : null}
