@@ -12,6 +12,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
 import { addUser, ARTIFACTS, launchBrowser, logIn, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
+import type { WebSocketRoute } from "playwright-core";
+import type { RunMessage } from "../../src/jobs/run-protocol.ts";
 import { fleetApiAt, hostOf, type FleetApi } from "../helpers/fleet.ts";
 import { destroyAllTestHosts } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
@@ -166,10 +168,24 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     await closeClean(admin);
   });
 
-  test("an operator runs it with a parameter: each host's lines appear live while it runs, hostile output stays text, rows change state live, the log filters by host", async () => {
+  test("an operator runs it with a parameter: each host's lines appear live while it runs, hostile output stays text, rows change state live, the log filters by host, a broken socket resumes with ?after=", async () => {
     expect(jobId).toBeGreaterThan(0);
     const operator = await open(olga, "#/jobs");
     const o = operator.page;
+    // The run page's sockets pass through the test, which cuts the first one in the middle.
+    const sockets: WebSocketRoute[] = [];
+    const seqsBySocket: number[][] = [];
+    await o.routeWebSocket(/\/ws\/runs\//, (ws) => {
+      const seqs: number[] = [];
+      sockets.push(ws);
+      seqsBySocket.push(seqs);
+      const server = ws.connectToServer();
+      server.onMessage((message) => {
+        const msg = JSON.parse(String(message)) as RunMessage;
+        if (msg.type === "output") seqs.push(...msg.chunks.map((c) => c.seq));
+        ws.send(message);
+      });
+    });
     await o.getByRole("button", { name: "Run slow and hostile now", exact: true }).click();
     await o.getByLabel("GATE (required)", { exact: true }).fill("gate-1");
     await o.getByRole("button", { name: "Run", exact: true }).click();
@@ -202,6 +218,14 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     expect(await o.locator(`.log-line[data-host="${web2.id}"]`).count()).toBe(3);
     expect(await o.locator(".log-host").count()).toBe(0);
 
+    // The connection breaks: the page reconnects asking only for what it has not seen.
+    expect(sockets.map((ws) => new URL(ws.url()).search)).toEqual([""]);
+    await sockets[0]!.close({ code: 4000, reason: "cut by the test" });
+    await waitFor("a second socket", () => sockets.length === 2, 15_000);
+    const after = Number(new URL(sockets[1]!.url()).searchParams.get("after"));
+    expect(after).toBe(Math.max(...seqsBySocket[0]!));
+    await o.locator('[data-log-state="connected"]').waitFor();
+
     // The gate opens: each row turns to succeeded live, the last lines come, the log ends.
     openGate("gate-1");
     await waitFor("both rows succeeded", async () => {
@@ -213,6 +237,10 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     await o.locator(`.log-line[data-host="${web2.id}"]`, { hasText: "after the gate" }).waitFor();
     await o.getByLabel("Show", { exact: true }).selectOption({ label: "all hosts" });
     await waitFor("both hosts' last lines", async () => (await o.locator(".log-line", { hasText: "after the gate" }).count()) === 2);
+    // Nothing twice, nothing missing, in the order printed, across the reconnect.
+    for (const m of [web1, web2]) expect(await linesOf(operator, m.id)).toEqual(["start", HOSTILE_HTML, HOSTILE_SCRIPT, "after the gate"]);
+    expect(seqsBySocket[1]!.length).toBeGreaterThan(0);
+    expect(seqsBySocket[1]!.every((seq) => seq > after)).toBe(true);
     expect(await hostRow(operator, web1.id).locator("td").nth(3).innerText()).toBe("0");
     expect(await o.getByRole("button", { name: "Cancel run" }).count()).toBe(0);
     const run = await api.get(runId);
