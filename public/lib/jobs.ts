@@ -16,10 +16,6 @@ export const RUN_STATUSES = ["running", "succeeded", "failed", "cancelled", "int
 const everyRunStatus: Exclude<RunStatus, (typeof RUN_STATUSES)[number]> extends never ? true : false = true;
 void everyHostState, everyRunStatus;
 
-/** States a host leaves no more. */
-const FINAL = new Set<string>(HOST_STATES.filter((s) => !["queued", "connecting", "running"].includes(s)));
-export const hostEnded = (state: string) => FINAL.has(state);
-
 /** A state or status as words: "timed_out" → "timed out". */
 export const stateWords = (state: string) => state.replace(/_/g, " ");
 
