@@ -4,7 +4,7 @@
 // as for /ws/status; the server closes with 1000 once the run has ended and everything is sent.
 import { LIVE_PROTOCOL } from "../../src/live/protocol.ts";
 import type { HostView, OutputMessageChunk, RunMessage, RunView } from "./jobs.ts";
-import { backoffDelay, type LiveState } from "./live.ts";
+import { backoffDelay, closeReason, socketUrl, type LiveState } from "./live.ts";
 
 /** One line of a host's output, as shown: complete, or the last one still being written. */
 export interface LogLine {
@@ -87,7 +87,7 @@ export class RunLog {
   #connect(): void {
     this.handlers.state({ kind: "connecting" });
     const after = this.output.lastSeq ? `?after=${this.output.lastSeq}` : "";
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/runs/${this.runId}${after}`, [LIVE_PROTOCOL]);
+    const ws = new WebSocket(socketUrl(`/ws/runs/${this.runId}${after}`), [LIVE_PROTOCOL]);
     this.#ws = ws;
     ws.onmessage = (ev) => this.#ws === ws && this.#receive(JSON.parse(String(ev.data)) as RunMessage);
     ws.onclose = (ev) => {
@@ -95,7 +95,7 @@ export class RunLog {
       this.#ws = null;
       if (this.#ended || this.#stopped) return;
       const delay = backoffDelay(this.#attempt++);
-      this.handlers.state({ kind: "reconnecting", inSeconds: Math.ceil(delay / 1000), reason: ev.reason || (ev.code === 1006 ? "connection lost" : `closed (${ev.code})`) });
+      this.handlers.state({ kind: "reconnecting", inSeconds: Math.ceil(delay / 1000), reason: closeReason(ev) });
       this.#timer = setTimeout(() => this.#connect(), delay);
     };
   }

@@ -27,10 +27,12 @@ interface Live {
   outputVersion: number;
 }
 
-function useRunLog(id: number): [Live, RunOutput | null] {
+/** Follows the run's live log while `follow` (not for a run the server says does not exist). */
+function useRunLog(id: number, follow: boolean): [Live, RunOutput | null] {
   const [live, setLive] = useState<Live>({ run: null, conn: { kind: "connecting" }, outputVersion: 0 });
   const [log, setLog] = useState<RunLog | null>(null);
   useEffect(() => {
+    if (!follow) return;
     const merge = (hosts: HostView[]) => (run: RunView | null) =>
       run && { ...run, hosts: run.hosts.map((h) => hosts.find((n) => n.machine_id === h.machine_id) ?? h) };
     const runLog = new RunLog(id, {
@@ -44,7 +46,7 @@ function useRunLog(id: number): [Live, RunOutput | null] {
     setLive({ run: null, conn: { kind: "connecting" }, outputVersion: 0 });
     runLog.start();
     return () => runLog.stop();
-  }, [id]);
+  }, [id, follow]);
   return [live, log?.output ?? null];
 }
 
@@ -94,20 +96,22 @@ function LogPane({ output, run, shown }: { output: RunOutput; run: RunView; show
 }
 
 export function RunPage({ id, role, now }: { id: number; role: Role | null; now: number }) {
-  const [record] = useLoad<Run>(`/api/runs/${id}?output=false`);
-  const [live, output] = useRunLog(id);
+  const [record] = useLoad<Run | null>(`/api/runs/${id}?output=false`, 0, null);
+  const missing = record.state === "ok" && record.value === null;
+  const [live, output] = useRunLog(id, !missing);
   const [shown, setShown] = useState<number | null>(null);
   const [cancelling, setCancelling] = useState(false);
   const [cancelAsked, setCancelAsked] = useState(false);
   const run = live.run;
   const back = html`<p><a href=${runsHref({})} class="back">← All runs</a></p>`;
-  if (record.state === "error") return html`<section class="page-section">${back}<h2 tabindex="-1">Run ${id}</h2>${loadNotice(record, "the run")}</section>`;
+  if (missing) return html`<section class="page-section">${back}<h2 tabindex="-1">Run ${id}</h2><p>There is no such run.</p></section>`;
   const cancel = async () => {
     await api(`/api/runs/${id}/cancel`, { method: "POST" });
     setCancelAsked(true);
     setCancelling(false);
   };
   const r = run ?? (record.state === "ok" ? record.value : null);
+  const script = record.state === "ok" ? record.value?.script : undefined;
   const asked = cancelAsked || !!r?.cancel_requested_at;
   return html`<section class="page-section run-page" aria-labelledby="run-h">${back}
     <div class="detail-head">
@@ -130,7 +134,8 @@ export function RunPage({ id, role, now }: { id: number; role: Role | null; now:
           <dt>How</dt><dd>at most ${r.parallelism} at a time, ${r.timeout} s per host${r.stop_on_failure ? ", stop on failure" : ""}</dd>
         </dl>`
       : html`<p class="muted">Loading the run…</p>`}
-    ${record.state === "ok" ? html`<details class="script"><summary>Script</summary><pre class="run-script">${record.value.script}</pre></details>` : null}
+    ${record.state === "error" ? loadNotice(record, "the run") : null}
+    ${script !== undefined ? html`<details class="script"><summary>Script</summary><pre class="run-script">${script}</pre></details>` : null}
     <h3>Hosts</h3>
     ${run ? (run.hosts.length ? html`<${Hosts} run=${run} now=${now} shown=${shown} onShow=${setShown} />` : html`<p class="muted">No machine matched.</p>`) : null}
     <div class="log-head">

@@ -302,6 +302,9 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     await api.ok(202, "POST", `/api/runs/${run.id}/cancel`);
     await v.locator('[data-run-status="cancelled"]').waitFor({ timeout: 30_000 });
 
+    await go(viewer, "#/runs/999999");
+    await v.getByText("There is no such run.").waitFor();
+
     // Admin pages are not theirs; a machine's SSH settings are shown without an edit button.
     await go(viewer, "#/credentials");
     await v.getByText("SSH credentials are kept by admins.").waitFor();
