@@ -338,8 +338,8 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     const admin = await open(adam, `#/machines/${web2.id}`);
     await admin.page.locator(".host-key-changed").getByRole("button", { name: "Accept the new key" }).click();
     await admin.page.getByText("New host key accepted.").waitFor();
-    expect(await admin.page.locator(".host-key-changed").count()).toBe(0);
-    expect(await admin.page.locator("[data-host-key]").innerText()).toContain(newKey!.fingerprint);
+    await waitFor("the warning gone, the new key trusted", async () =>
+      (await admin.page.locator(".host-key-changed").count()) === 0 && (await admin.page.locator("[data-host-key]").innerText()).includes(newKey!.fingerprint));
     const again = await api.ended((await api.start(jobId, { GATE: "quick" })).id);
     expect(again.status).toBe("succeeded");
     await closeClean(viewer, admin);
