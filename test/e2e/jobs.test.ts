@@ -312,11 +312,20 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     await v.locator(".machine-ssh").getByText(sshds[0]!.user).waitFor();
     expect(await v.getByRole("button", { name: "Edit SSH settings" }).count()).toBe(0);
 
-    // The run page fits a phone.
+    // The pages fit a phone, with touch-sized controls.
     const phone = await open(vera, `#/runs/${finishedRun}`, PHONE);
-    await phone.page.locator('[data-log-state="ended"]').waitFor();
-    expect(await phone.page.evaluate(() => document.documentElement.scrollWidth <= innerWidth)).toBe(true);
-    await phone.page.screenshot({ path: join(ARTIFACTS, "jobs-run-phone.png"), fullPage: true });
+    const small = () =>
+      phone.page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('button:not(.link), input:not([type="checkbox"]):not([type="radio"]), select, textarea, summary, .nav a, a.button, label.check')]
+          .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().height < 44)
+          .map((el) => el.outerHTML.slice(0, 80)),
+      );
+    for (const [hash, ready] of [[`#/runs/${finishedRun}`, '[data-log-state="ended"]'], ["#/runs", ".runs-table tbody tr"], ["#/jobs", "li.job"]] as const) {
+      await go(phone, hash);
+      await phone.page.locator(ready).first().waitFor();
+      expect({ hash, fits: await phone.page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), small: await small() }).toEqual({ hash, fits: true, small: [] });
+      if (hash.startsWith("#/runs/")) await phone.page.screenshot({ path: join(ARTIFACTS, "jobs-run-phone.png"), fullPage: true });
+    }
     await closeClean(viewer, phone);
   });
 
