@@ -29,11 +29,14 @@ export function backoffDelay(attempt: number): number {
 }
 
 /** Words for a close: the server's reason when it gave one. */
-function closeReason(ev: CloseEvent): string {
+export function closeReason(ev: CloseEvent): string {
   if (ev.reason) return ev.reason;
   if (ev.code === 1006) return "connection lost";
   return `closed (${ev.code})`;
 }
+
+/** A WebSocket address on this page's own server (the session cookie goes with it). */
+export const socketUrl = (path: string) => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 
 export class LiveConnection {
   #ws: WebSocket | null = null;
@@ -60,8 +63,7 @@ export class LiveConnection {
   #connect(): void {
     clearTimeout(this.#timer);
     this.handlers.state({ kind: "connecting" });
-    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/status`;
-    const ws = new WebSocket(url, [LIVE_PROTOCOL]);
+    const ws = new WebSocket(socketUrl("/ws/status"), [LIVE_PROTOCOL]);
     this.#ws = ws;
     this.#seq = -1;
     ws.onmessage = (ev) => {

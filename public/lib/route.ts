@@ -18,6 +18,10 @@ export type Route =
   | { page: "channels" }
   | { page: "users" }
   | { page: "audit" }
+  | { page: "jobs" }
+  | { page: "runs"; job?: number; status?: string }
+  | { page: "run"; id: number }
+  | { page: "credentials" }
   | { page: "account"; section: AccountSection }
   | { page: "missing" };
 
@@ -45,10 +49,29 @@ export function routeOf(hash: string): Route {
   if (path === "/channels") return { page: "channels" };
   if (path === "/users") return { page: "users" };
   if (path === "/audit") return { page: "audit" };
+  if (path === "/jobs") return { page: "jobs" };
+  if (path === "/credentials") return { page: "credentials" };
+  if (path === "/runs") {
+    const job = Number(query.get("job"));
+    return { page: "runs", job: Number.isInteger(job) && job > 0 ? job : undefined, status: query.get("status") ?? undefined };
+  }
+  const run = /^\/runs\/(\d{1,15})$/.exec(path);
+  if (run) return { page: "run", id: Number(run[1]) };
   const account = /^\/account\/(password|sessions|tokens)$/.exec(path);
   if (account) return { page: "account", section: account[1] as AccountSection };
   return { page: "missing" };
 }
+
+/** A link to the runs list, filtered by job and status. */
+export function runsHref(filter: { job?: number; status?: string }): string {
+  const query = new URLSearchParams();
+  if (filter.job) query.set("job", String(filter.job));
+  if (filter.status) query.set("status", filter.status);
+  const text = query.toString();
+  return text ? `#/runs?${text}` : "#/runs";
+}
+
+export const runHref = (id: number) => `#/runs/${id}`;
 
 /** A link to the machine list showing only what `filter` selects. */
 export function listHref(filter: ListFilter): string {

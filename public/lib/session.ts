@@ -18,6 +18,11 @@ export const may = {
   deleteMachines: (role: Role | null) => role === "admin",
   manageUsers: (role: Role | null) => role === "admin",
   readAudit: (role: Role | null) => role === "admin",
+  /** Start and cancel runs of the jobs admins defined. */
+  runJobs: (role: Role | null) => role !== null && atLeast(role, "operator"),
+  /** Define jobs; keep credentials, SSH settings and host keys (a password goes where they point). */
+  manageJobs: (role: Role | null) => role === "admin",
+  manageCredentials: (role: Role | null) => role === "admin",
 };
 
 export class Session {

@@ -13,13 +13,17 @@ import type { ViewOptions } from "../lib/view.ts";
 import { PasswordPage, SessionsPage } from "./account.ts";
 import { AuditPage } from "./audit.ts";
 import { ChannelsPage } from "./channels.ts";
+import { CredentialsPage } from "./credentials.ts";
 import { Detail } from "./detail.ts";
 import { ConfirmDelete } from "./dialogs.ts";
 import { Header } from "./header.ts";
 import { html } from "./html.ts";
+import { JobsPage } from "./jobs.ts";
 import { LoginDialog } from "./login.ts";
 import { MachineList } from "./machines.ts";
 import { OutagesPage } from "./outages.ts";
+import { RunPage } from "./run.ts";
+import { RunsPage } from "./runs.ts";
 import { SilencesPage } from "./silences.ts";
 import { TokensPage } from "./tokens.ts";
 import { useUptime } from "./uptime.ts";
@@ -151,6 +155,14 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
         return may.manageUsers(role) ? html`<${UsersPage} me=${session.user!.id} now=${now} />` : html`<${Notice} text="Users are managed by admins." />`;
       case "audit":
         return may.readAudit(role) ? html`<${AuditPage} />` : html`<${Notice} text="The audit log is for admins." />`;
+      case "jobs":
+        return html`<${JobsPage} store=${store} role=${role} now=${now} />`;
+      case "runs":
+        return html`<${RunsPage} job=${route.job} status=${route.status} now=${now} />`;
+      case "run":
+        return html`<${RunPage} key=${route.id} id=${route.id} role=${role} now=${now} />`;
+      case "credentials":
+        return may.manageCredentials(role) ? html`<${CredentialsPage} now=${now} />` : html`<${Notice} text="SSH credentials are kept by admins." />`;
       case "account":
         if (!session.user) return html`<${Notice} text="Log in to see your account." />`;
         if (route.section === "password") return html`<${PasswordPage} />`;

@@ -15,6 +15,7 @@ import { html } from "./html.ts";
 import { MachineLabels } from "./labels.ts";
 import { loadNotice, useLoad, useSettled } from "./load.ts";
 import { CheckNow, Notes } from "./machine-actions.ts";
+import { MachineSshSection } from "./machine-ssh.ts";
 import { GroupLinks, OutageTable } from "./outage-list.ts";
 import { CheckStrip, stripText } from "./strip.ts";
 import { UptimeFigures } from "./uptime.ts";
@@ -86,6 +87,8 @@ export function Detail({ id, machine, uptime, now, role, onDelete, onChanged }: 
     <${MachineLabels} machine=${m} canEdit=${may.editLabels(role)} onSaved=${onChanged} />
     <h3>Notes</h3>
     <${Notes} machine=${m} canEdit=${may.editNotes(role)} onSaved=${onChanged} />
+    <h3>SSH (for jobs)</h3>
+    <${MachineSshSection} id=${m.id} role=${role} now=${now} />
     <h3>Uptime</h3>
     <${UptimeFigures} uptime=${uptime} />
     <h3>System information</h3>

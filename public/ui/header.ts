@@ -21,8 +21,11 @@ function Nav({ route, session }: { route: Route; session: Session }) {
     ${link("#/", "Machines", route.page === "machines" || route.page === "machine")}
     ${link("#/outages", "Outages", route.page === "outages")}
     ${link("#/silences", "Silences", route.page === "silences")}
+    ${link("#/jobs", "Jobs", route.page === "jobs")}
+    ${link("#/runs", "Runs", route.page === "runs" || route.page === "run")}
     ${may.manageChannels(role) ? link("#/channels", "Channels", route.page === "channels")
       : may.readDeliveries(role) ? link("#/channels", "Deliveries", route.page === "channels") : null}
+    ${may.manageCredentials(role) ? link("#/credentials", "Credentials", route.page === "credentials") : null}
     ${may.manageUsers(role) ? link("#/users", "Users", route.page === "users") : null}
     ${may.readAudit(role) ? link("#/audit", "Audit log", route.page === "audit") : null}
   </nav>`;

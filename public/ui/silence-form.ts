@@ -21,7 +21,7 @@ type When = "for" | "until" | "schedule";
 const FIELDS = ["machine_ids", "labels", "groups", "duration_seconds", "ends_at", "starts_at", "schedule.cron", "schedule.timezone", "schedule.duration_seconds", "comment"];
 
 /** "a, b , c" → ["a", "b", "c"] */
-const listOf = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
+export const listOf = (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
 /** Machine ids for what was typed (ids or host names), or the words that name no machine. */
 export function resolveMachines(text: string, machines: Map<number, Machine>): { ids: number[]; unknown: string[] } {
