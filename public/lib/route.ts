@@ -18,6 +18,7 @@ export type Route =
   | { page: "channels" }
   | { page: "users" }
   | { page: "audit" }
+  | { page: "instances" }
   | { page: "account"; section: AccountSection }
   | { page: "missing" };
 
@@ -45,6 +46,7 @@ export function routeOf(hash: string): Route {
   if (path === "/channels") return { page: "channels" };
   if (path === "/users") return { page: "users" };
   if (path === "/audit") return { page: "audit" };
+  if (path === "/instances") return { page: "instances" };
   const account = /^\/account\/(password|sessions|tokens)$/.exec(path);
   if (account) return { page: "account", section: account[1] as AccountSection };
   return { page: "missing" };

@@ -17,6 +17,7 @@ import { Detail } from "./detail.ts";
 import { ConfirmDelete } from "./dialogs.ts";
 import { Header } from "./header.ts";
 import { html } from "./html.ts";
+import { InstancesPage } from "./instances.ts";
 import { LoginDialog } from "./login.ts";
 import { MachineList } from "./machines.ts";
 import { OutagesPage } from "./outages.ts";
@@ -151,6 +152,8 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
         return may.manageUsers(role) ? html`<${UsersPage} me=${session.user!.id} now=${now} />` : html`<${Notice} text="Users are managed by admins." />`;
       case "audit":
         return may.readAudit(role) ? html`<${AuditPage} />` : html`<${Notice} text="The audit log is for admins." />`;
+      case "instances":
+        return html`<${InstancesPage} now=${now} />`;
       case "account":
         if (!session.user) return html`<${Notice} text="Log in to see your account." />`;
         if (route.section === "password") return html`<${PasswordPage} />`;

@@ -25,6 +25,7 @@ function Nav({ route, session }: { route: Route; session: Session }) {
       : may.readDeliveries(role) ? link("#/channels", "Deliveries", route.page === "channels") : null}
     ${may.manageUsers(role) ? link("#/users", "Users", route.page === "users") : null}
     ${may.readAudit(role) ? link("#/audit", "Audit log", route.page === "audit") : null}
+    ${link("#/instances", "Instances", route.page === "instances")}
   </nav>`;
 }
 
