@@ -7,7 +7,7 @@ import { filterMachines, labelsAndGroups, SORT_LABELS, sortMachines, type SortKe
 import { html } from "./html.ts";
 import { Card, TableRow } from "./rows.ts";
 import type { UptimeBook } from "./uptime.ts";
-import { useMinWidth, useWindow } from "./window.ts";
+import { assignSlots, useMinWidth, useWindow } from "./window.ts";
 
 export const COLUMN_CLASS: Record<SortKey, string> = {
   hostname: "c-host",
@@ -106,16 +106,30 @@ function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view
   </div>`;
 }
 
+/** The machine whose row in `list` has the keyboard focus, if one has. */
+function focusedMachine(list: HTMLElement | null): number | undefined {
+  const el = document.activeElement;
+  if (!list || !el || !list.contains(el)) return undefined;
+  const id = el.closest("[data-id]")?.getAttribute("data-id");
+  return id ? Number(id) : undefined;
+}
+
 function Rows({ items, wide, now, store, uptime, canDelete, onDelete, total }: {
   items: number[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "uptime" | "canDelete" | "onDelete">) {
   const ref = useRef<HTMLDivElement>(null);
   const rowPx = wide ? TABLE_ROW_PX : CARD_PX;
   const { start, end } = useWindow(ref, items.length, rowPx);
+  const shown: number[] = [];
+  for (let i = start; i < end && i < items.length; i++) shown.push(items[i]!);
+  // Rows are keyed by their element (slot), not by machine: see assignSlots.
+  const slotsRef = useRef(new Map<number, number>());
+  const slots = (slotsRef.current = assignSlots(slotsRef.current, shown, focusedMachine(ref.current)));
   const rows = [];
-  for (let i = start; i < end && i < items.length; i++) {
-    const m = store.machines.get(items[i]!);
+  for (let k = 0; k < shown.length; k++) {
+    const m = store.machines.get(shown[k]!);
     if (!m) continue;
-    const props = { key: m.id, machine: m, uptime: uptime.get(m.id), index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
+    const i = start + k;
+    const props = { key: slots.get(m.id), machine: m, uptime: uptime.get(m.id), index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
     rows.push(wide ? html`<${TableRow} ...${props} />` : html`<${Card} ...${props} setSize=${total} />`);
   }
   // A style *object*: Preact applies it through the CSSOM (style.setProperty), which the CSP
