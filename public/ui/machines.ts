@@ -5,7 +5,7 @@ import type { Machine } from "../../src/api/machines/model.ts";
 import type { MachineStore } from "../lib/store.ts";
 import { filterMachines, labelsAndGroups, SORT_LABELS, sortMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
 import { html } from "./html.ts";
-import { Card, TableRow } from "./rows.ts";
+import { Card, TableRow, unlessChanged } from "./rows.ts";
 import type { UptimeBook } from "./uptime.ts";
 import { assignSlots, useMinWidth, useWindow } from "./window.ts";
 
@@ -48,8 +48,10 @@ function Summary({ store, view, setView }: Pick<ListProps, "store" | "view" | "s
   </div>`;
 }
 
-function Toolbar({ store, view, setView, wide }: Pick<ListProps, "store" | "view" | "setView"> & { wide: boolean }) {
-  const choices = useMemo(() => labelsAndGroups(store.machines), [store, store.membersVersion]);
+// Redrawn only when the view, the layout or the fleet's members change, not at every live update
+// (its group and label choices are hundreds of options at 100,000 machines).
+const Toolbar = unlessChanged(function Toolbar({ store, members, view, setView, wide }: Pick<ListProps, "store" | "view" | "setView"> & { members: number; wide: boolean }) {
+  const choices = useMemo(() => labelsAndGroups(store.machines), [store, members]);
   // A group chosen by a link (the outages page) is offered even while no machine is in it.
   const groups = view.group && !choices.groups.some(([g]) => g === view.group) ? [...choices.groups, [view.group, 0] as [string, number]] : choices.groups;
   return html`<div class="toolbar">
@@ -95,7 +97,7 @@ function Toolbar({ store, view, setView, wide }: Pick<ListProps, "store" | "view
           </select>
         </label>`}
   </div>`;
-}
+});
 
 function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view" | "setView">) {
   const active = view.sort === k;
@@ -171,7 +173,7 @@ export function MachineList(props: ListProps) {
   return html`<section class="machines" aria-labelledby="machines-h">
     <h2 id="machines-h" tabindex="-1">Machines</h2>
     <${Summary} store=${store} view=${view} setView=${setView} />
-    <${Toolbar} store=${store} view=${view} setView=${setView} wide=${wide} />
+    <${Toolbar} store=${store} members=${store.membersVersion} view=${view} setView=${setView} wide=${wide} />
     <p class="shown muted" aria-live="polite">
       ${!store.loaded ? "Loading…" : filtered ? `Showing ${items.length} of ${store.machines.size}` : `${items.length} machines`}
     </p>
