@@ -4,7 +4,7 @@
 // inside the page, with the page's clock. Compiled binary on PGlite; loopback only. Each page
 // logs in as a viewer first (reads need a login), outside what is timed.
 //
-//   node_modules/.bin/bun bench/dashboard.ts            (MACHINES=10000 to change)
+//   node_modules/.bin/bun bench/dashboard.ts            (MACHINES=10000 to change; 0 skips this part)
 //
 // Then scrolling at 10,000 and 100,000 machines (BENCH_DASHBOARD_SCROLL="10000,100000"), on
 // PostgreSQL seeded through SQL (registering 100,000 over HTTP is the api bench's job), every
@@ -39,6 +39,14 @@ function percentile(xs: number[], p: number): number {
 
 export async function runDashboardBench(): Promise<string> {
   if (!hasChromium()) throw new Error("chromium is missing: apt-get install chromium");
+  if (MACHINES === 0) {
+    const browser = await launchBrowser();
+    try {
+      return await scrollingAtScale(browser);
+    } finally {
+      await browser.close();
+    }
+  }
   const server = await startVxman("pglite", { MAX_MACHINES: String(MACHINES + 1000), LOG_LEVEL: "warn" });
   const browser = await launchBrowser();
   try {
