@@ -27,8 +27,8 @@ const LOADS = 5;
 const UPDATES = 20;
 const SCROLL_SIZES = (process.env.BENCH_DASHBOARD_SCROLL ?? "10000,100000").split(",").map(Number).filter((n) => n > 0);
 const BASELINE = process.env.BENCH_BASELINE_BINARY;
-/** Scroll passes per page and build (each 200 jumps top → bottom). */
-const PASSES = 3;
+/** Scroll passes per page and build (each 200 jumps top → bottom); BENCH_DASHBOARD_PASSES. */
+const PASSES = Number(process.env.BENCH_DASHBOARD_PASSES ?? 3);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 375, height: 812 };
 
