@@ -411,8 +411,9 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("outages and noti
     const admin = await open(adam, PHONE);
     const operator = await open(olga, PHONE);
     for (const [p, hash, ready, name] of [
-      // Filtered to its label: the list renders only the cards in view (and a small margin).
-      [admin, "#/?label=role%3Dweb", `li.card[data-id="${web.id}"] .chip`, "list"],
+      // Filtered to its group (vni 4100: web-01 alone): the list renders only the cards in view
+      // and a small margin, and web-01 sorts after the five db machines.
+      [admin, "#/?group=vni%204100", `li.card[data-id="${web.id}"] .chip`, "list"],
       [operator, `#/machines/${web.id}`, ".chip-list", "machine"],
       [admin, "#/outages", ".outages-table tbody tr", "outages"],
       [operator, "#/silences", ".silence", "silences"],
