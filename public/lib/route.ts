@@ -22,6 +22,7 @@ export type Route =
   | { page: "runs"; job?: number; status?: string }
   | { page: "run"; id: number }
   | { page: "credentials" }
+  | { page: "instances" }
   | { page: "account"; section: AccountSection }
   | { page: "missing" };
 
@@ -57,6 +58,7 @@ export function routeOf(hash: string): Route {
   }
   const run = /^\/runs\/(\d{1,15})$/.exec(path);
   if (run) return { page: "run", id: Number(run[1]) };
+  if (path === "/instances") return { page: "instances" };
   const account = /^\/account\/(password|sessions|tokens)$/.exec(path);
   if (account) return { page: "account", section: account[1] as AccountSection };
   return { page: "missing" };

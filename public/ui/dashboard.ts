@@ -19,6 +19,7 @@ import { ConfirmDelete } from "./dialogs.ts";
 import { Header } from "./header.ts";
 import { html } from "./html.ts";
 import { JobsPage } from "./jobs.ts";
+import { InstancesPage } from "./instances.ts";
 import { LoginDialog } from "./login.ts";
 import { MachineList } from "./machines.ts";
 import { OutagesPage } from "./outages.ts";
@@ -163,6 +164,8 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
         return html`<${RunPage} key=${route.id} id=${route.id} role=${role} now=${now} />`;
       case "credentials":
         return may.manageCredentials(role) ? html`<${CredentialsPage} now=${now} />` : html`<${Notice} text="SSH credentials are kept by admins." />`;
+      case "instances":
+        return html`<${InstancesPage} now=${now} />`;
       case "account":
         if (!session.user) return html`<${Notice} text="Log in to see your account." />`;
         if (route.section === "password") return html`<${PasswordPage} />`;

@@ -28,6 +28,7 @@ function Nav({ route, session }: { route: Route; session: Session }) {
     ${may.manageCredentials(role) ? link("#/credentials", "Credentials", route.page === "credentials") : null}
     ${may.manageUsers(role) ? link("#/users", "Users", route.page === "users") : null}
     ${may.readAudit(role) ? link("#/audit", "Audit log", route.page === "audit") : null}
+    ${link("#/instances", "Instances", route.page === "instances")}
   </nav>`;
 }
 

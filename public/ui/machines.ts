@@ -5,9 +5,9 @@ import type { Machine } from "../../src/api/machines/model.ts";
 import type { MachineStore } from "../lib/store.ts";
 import { filterMachines, labelsAndGroups, SORT_LABELS, sortMachines, type SortKey, type StatusFilter, type ViewOptions } from "../lib/view.ts";
 import { html } from "./html.ts";
-import { Card, TableRow } from "./rows.ts";
+import { Card, TableRow, unlessChanged } from "./rows.ts";
 import type { UptimeBook } from "./uptime.ts";
-import { useMinWidth, useWindow } from "./window.ts";
+import { assignSlots, useMinWidth, useWindow } from "./window.ts";
 
 export const COLUMN_CLASS: Record<SortKey, string> = {
   hostname: "c-host",
@@ -48,8 +48,10 @@ function Summary({ store, view, setView }: Pick<ListProps, "store" | "view" | "s
   </div>`;
 }
 
-function Toolbar({ store, view, setView, wide }: Pick<ListProps, "store" | "view" | "setView"> & { wide: boolean }) {
-  const choices = useMemo(() => labelsAndGroups(store.machines), [store, store.membersVersion]);
+// Redrawn only when the view, the layout or the fleet's members change, not at every live update
+// (its group and label choices are hundreds of options at 100,000 machines).
+const Toolbar = unlessChanged(function Toolbar({ store, members, view, setView, wide }: Pick<ListProps, "store" | "view" | "setView"> & { members: number; wide: boolean }) {
+  const choices = useMemo(() => labelsAndGroups(store.machines), [store, members]);
   // A group chosen by a link (the outages page) is offered even while no machine is in it.
   const groups = view.group && !choices.groups.some(([g]) => g === view.group) ? [...choices.groups, [view.group, 0] as [string, number]] : choices.groups;
   return html`<div class="toolbar">
@@ -95,7 +97,7 @@ function Toolbar({ store, view, setView, wide }: Pick<ListProps, "store" | "view
           </select>
         </label>`}
   </div>`;
-}
+});
 
 function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view" | "setView">) {
   const active = view.sort === k;
@@ -106,16 +108,30 @@ function HeaderCell({ k, view, setView }: { k: SortKey } & Pick<ListProps, "view
   </div>`;
 }
 
+/** The machine whose row in `list` has the keyboard focus, if one has. */
+function focusedMachine(list: HTMLElement | null): number | undefined {
+  const el = document.activeElement;
+  if (!list || !el || !list.contains(el)) return undefined;
+  const id = el.closest("[data-id]")?.getAttribute("data-id");
+  return id ? Number(id) : undefined;
+}
+
 function Rows({ items, wide, now, store, uptime, canDelete, onDelete, total }: {
   items: number[]; wide: boolean; total: number } & Pick<ListProps, "now" | "store" | "uptime" | "canDelete" | "onDelete">) {
   const ref = useRef<HTMLDivElement>(null);
   const rowPx = wide ? TABLE_ROW_PX : CARD_PX;
   const { start, end } = useWindow(ref, items.length, rowPx);
+  const shown: number[] = [];
+  for (let i = start; i < end && i < items.length; i++) shown.push(items[i]!);
+  // Rows are keyed by their element (slot), not by machine: see assignSlots.
+  const slotsRef = useRef(new Map<number, number>());
+  const slots = (slotsRef.current = assignSlots(slotsRef.current, shown, focusedMachine(ref.current)));
   const rows = [];
-  for (let i = start; i < end && i < items.length; i++) {
-    const m = store.machines.get(items[i]!);
+  for (let k = 0; k < shown.length; k++) {
+    const m = store.machines.get(shown[k]!);
     if (!m) continue;
-    const props = { key: m.id, machine: m, uptime: uptime.get(m.id), index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
+    const i = start + k;
+    const props = { key: slots.get(m.id), machine: m, uptime: uptime.get(m.id), index: i, top: i * rowPx, now, flash: store.flashClass(m.id), canDelete, onDelete };
     rows.push(wide ? html`<${TableRow} ...${props} />` : html`<${Card} ...${props} setSize=${total} />`);
   }
   // A style *object*: Preact applies it through the CSSOM (style.setProperty), which the CSP
@@ -157,7 +173,7 @@ export function MachineList(props: ListProps) {
   return html`<section class="machines" aria-labelledby="machines-h">
     <h2 id="machines-h" tabindex="-1">Machines</h2>
     <${Summary} store=${store} view=${view} setView=${setView} />
-    <${Toolbar} store=${store} view=${view} setView=${setView} wide=${wide} />
+    <${Toolbar} store=${store} members=${store.membersVersion} view=${view} setView=${setView} wide=${wide} />
     <p class="shown muted" aria-live="polite">
       ${!store.loaded ? "Loading…" : filtered ? `Showing ${items.length} of ${store.machines.size}` : `${items.length} machines`}
     </p>

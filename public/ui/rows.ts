@@ -35,7 +35,7 @@ function DeleteButton({ machine, onDelete }: { machine: Machine; onDelete: (m: M
 
 /** `render` as a component that skips a redraw when no prop changed (a machine object is
  *  replaced whenever it changes). preact/compat's memo, without compat in the bundle. */
-function unlessChanged<P extends object>(render: (props: P) => VNode) {
+export function unlessChanged<P extends object>(render: (props: P) => VNode) {
   return class extends Component<P> {
     override shouldComponentUpdate(next: P): boolean {
       const now = this.props as P;

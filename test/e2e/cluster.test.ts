@@ -40,4 +40,28 @@ describe.skipIf(!needs("chromium") || !needs("root"))("a dashboard on one instan
     await row.waitFor({ state: "detached", timeout: 5_000 });
     expect(p.problems).toEqual([]);
   }, 60_000);
+
+  // Last: it stops A.
+  test("the Instances page on B lists A and B as live, B as this instance; A stopped shows as stopped", async () => {
+    const [a, b] = instances as [Instance, Instance];
+    const vera = await addUser(b.base, ADMIN_TOKEN, "vera", "viewer");
+    const p = await browser.page();
+    await p.page.goto(`${b.base}/`);
+    await logIn(p, vera);
+    await p.page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Instances" }).click();
+    const row = (i: Instance) => p.page.locator(`tr[data-instance="${i.id}"]`);
+    await row(a).and(p.page.locator('[data-state="live"]')).waitFor({ timeout: 5_000 });
+    await row(b).and(p.page.locator('[data-state="live"]')).waitFor({ timeout: 5_000 });
+    expect(await row(b).getAttribute("class")).toContain("this-instance");
+    expect(await row(a).getAttribute("class")).not.toContain("this-instance");
+    expect(await row(b).getByText("this instance").count()).toBe(1);
+    expect(await p.page.locator("tr[data-instance]").count()).toBe(2);
+
+    expect(await a.binary.halt()).toBe(0);
+    // The page asks again every 5 s by itself: no reload.
+    await row(a).and(p.page.locator('[data-state="stopped"]')).waitFor({ timeout: 8_000 });
+    expect(await row(a).locator(".tag").first().textContent()).toBe("stopped");
+    await row(b).and(p.page.locator('[data-state="live"]')).waitFor();
+    expect(p.problems).toEqual([]);
+  }, 60_000);
 });

@@ -285,4 +285,37 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
       await p.page.close();
     });
   }, 60_000);
+
+  test("a long list: only the rows in view are in the DOM, numbered for screen readers; a focused row keeps its machine while scrolling", async () => {
+    await withApp({}, async (_t, base) => {
+      const count = 120;
+      for (let n = 0; n < count; n += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => register(base, 1000 + n + k)));
+      const p = await openAs(base, await addUser(base, ADMIN_TOKEN, "vera", "viewer"));
+      await p.page.getByText(`${count} machines`).waitFor();
+      expect(await p.page.locator('[role="table"]').getAttribute("aria-rowcount")).toBe(String(count + 1));
+      const rows = p.page.locator('[role="row"][data-id]');
+      const rowAt = (index: number) => p.page.locator(`[role="row"][aria-rowindex="${index + 2}"]`);
+      await rowAt(0).getByText("node-1000").waitFor();
+      expect(await rows.count()).toBeLessThan(40);
+
+      // Keyboard focus on the 4th row's link; a short scroll keeps that element on that machine.
+      await rowAt(3).getByRole("link", { name: "node-1003" }).focus();
+      const focused = () => p.page.evaluate(() => (document.activeElement === document.body ? "" : (document.activeElement?.textContent ?? "")));
+      await p.page.evaluate(() => scrollBy(0, 3 * 44));
+      await Bun.sleep(200);
+      expect(await focused()).toBe("node-1003");
+
+      // To the end: the last row is there with its index, the first ones are gone.
+      await p.page.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+      await rowAt(count - 1).getByText(`node-${1000 + count - 1}`).waitFor();
+      expect(await rowAt(0).count()).toBe(0);
+      expect(await rows.count()).toBeLessThan(40);
+      // The focused element was not handed to another machine: it left with its row.
+      expect(["", "node-1003"]).toContain(await focused());
+      const indexes = (await rows.evaluateAll((els) => els.map((e) => Number(e.getAttribute("aria-rowindex")))));
+      expect(indexes).toEqual([...indexes].sort((a, b) => a - b)); // DOM order is list order (tab order)
+      expect(p.problems).toEqual([]);
+      await p.page.close();
+    });
+  }, 90_000);
 });

@@ -389,13 +389,13 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("outages and noti
       return { p, offered: { nav, ...machinePage, ...silences, channels } };
     };
     const viewer = await offered(vera);
-    expect(viewer.offered).toEqual({ nav: ["Machines", "Outages", "Silences", "Jobs", "Runs"], addLabel: 0, removeLabel: 0, silence: 0, create: 0, end: 0, channels: "Not here" });
+    expect(viewer.offered).toEqual({ nav: ["Machines", "Outages", "Silences", "Jobs", "Runs", "Instances"], addLabel: 0, removeLabel: 0, silence: 0, create: 0, end: 0, channels: "Not here" });
     await viewer.p.page.getByText("Notification channels are set up by admins").waitFor();
     const operator = await offered(olga);
-    expect(operator.offered).toEqual({ nav: ["Machines", "Outages", "Silences", "Jobs", "Runs", "Deliveries"], addLabel: 1, removeLabel: 2, silence: 1, create: 1, end: 1, channels: "Delivery log" });
+    expect(operator.offered).toEqual({ nav: ["Machines", "Outages", "Silences", "Jobs", "Runs", "Deliveries", "Instances"], addLabel: 1, removeLabel: 2, silence: 1, create: 1, end: 1, channels: "Delivery log" });
     const boss = await offered(adam);
     expect(boss.offered).toEqual({
-      nav: ["Machines", "Outages", "Silences", "Jobs", "Runs", "Channels", "Credentials", "Users", "Audit log"], addLabel: 1, removeLabel: 2, silence: 1, create: 1, end: 1, channels: "Notification channels",
+      nav: ["Machines", "Outages", "Silences", "Jobs", "Runs", "Channels", "Credentials", "Users", "Audit log", "Instances"], addLabel: 1, removeLabel: 2, silence: 1, create: 1, end: 1, channels: "Notification channels",
     });
     await closeClean(viewer.p, operator.p, boss.p);
   }, 60_000);
@@ -411,7 +411,9 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("outages and noti
     const admin = await open(adam, PHONE);
     const operator = await open(olga, PHONE);
     for (const [p, hash, ready, name] of [
-      [admin, "#/", `li.card[data-id="${web.id}"] .chip`, "list"],
+      // Filtered to its group (vni 4100: web-01 alone): the list renders only the cards in view
+      // and a small margin, and web-01 sorts after the five db machines.
+      [admin, "#/?group=vni%204100", `li.card[data-id="${web.id}"] .chip`, "list"],
       [operator, `#/machines/${web.id}`, ".chip-list", "machine"],
       [admin, "#/outages", ".outages-table tbody tr", "outages"],
       [operator, "#/silences", ".silence", "silences"],

@@ -1,9 +1,11 @@
-// The dashboard's pure helpers (public/lib): sorting, searching, time and RTT wording, backoff.
+// The dashboard's pure helpers (public/lib, public/ui/window.ts): sorting, searching, time and RTT
+// wording, backoff, the windowed list's rows and their recycled elements.
 import { describe, expect, test } from "bun:test";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { formatRtt, relativeTime } from "../../public/lib/format.ts";
 import { backoffDelay } from "../../public/lib/live.ts";
 import { hostSortKey, ipSortKey, sortMachines, visibleMachines, type ViewOptions } from "../../public/lib/view.ts";
+import { assignSlots, windowRange } from "../../public/ui/window.ts";
 
 const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {}): Machine => ({
   id,
@@ -104,5 +106,43 @@ describe("wording", () => {
         expect(d).toBeLessThanOrEqual(base);
       }
     }
+  });
+});
+
+describe("windowed list", () => {
+  const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+  const slotsOf = (m: Map<number, number>) => [...m.values()];
+
+  test("a jump hands every element over in place: same slots, same order, none new", () => {
+    const before = assignSlots(new Map(), ids(0, 20));
+    expect(slotsOf(before)).toEqual(ids(0, 20));
+    const after = assignSlots(before, ids(5000, 5020));
+    expect(slotsOf(after)).toEqual(slotsOf(before));
+  });
+
+  test("a short scroll keeps the machines still in view where they are and recycles the rest", () => {
+    const before = assignSlots(new Map(), ids(0, 20));
+    const after = assignSlots(before, ids(3, 23));
+    for (const id of ids(3, 20)) expect(after.get(id)).toBe(before.get(id)!);
+    expect([20, 21, 22].map((id) => after.get(id))).toEqual([0, 1, 2]);
+    expect(new Set(after.values()).size).toBe(20);
+  });
+
+  test("the element holding the focus never shows another machine; a taller window gets new slots", () => {
+    const before = assignSlots(new Map(), ids(0, 4));
+    const after = assignSlots(before, ids(100, 106), 2);
+    expect(slotsOf(after)).toEqual([0, 1, 3, 4, 5, 6]);
+    expect(new Set(after.values()).size).toBe(6);
+  });
+
+  test("the rows in view plus a margin; after a jump only those in view, the margin later", () => {
+    const all = { start: 0, end: 100_000 };
+    // 44 px rows, a 800 px viewport, the list's top 1,000 px above the viewport's.
+    expect(windowRange(-1000, 800, 44, 100_000, 6, all)).toEqual({ start: 16, end: 47, margin: true });
+    expect(windowRange(-1000, 800, 44, 100_000, 6, { start: 10, end: 40 })).toEqual({ start: 16, end: 47, margin: true });
+    expect(windowRange(-1_000_000, 800, 44, 100_000, 6, { start: 10, end: 40 })).toEqual({ start: 22727, end: 22746, margin: false });
+    // Near the end and at the top: clamped to the list.
+    expect(windowRange(-44 * 100_000 + 400, 800, 44, 100_000, 6, all)).toEqual({ start: 99984, end: 100_000, margin: true });
+    expect(windowRange(300, 800, 44, 3, 6, all)).toEqual({ start: 0, end: 3, margin: true });
   });
 });
