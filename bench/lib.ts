@@ -16,7 +16,7 @@ export interface Server {
 }
 
 /** The compiled binary from an empty temp dir; storage "postgres" gets a fresh database. */
-export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}): Promise<Server> {
+export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}, binary?: string): Promise<Server> {
   const databaseUrl = storage === "postgres" ? await (await sharedPgCluster()).createDatabase() : undefined;
   const served = await serveBinary({
     LOG_LEVEL: "warn",
@@ -24,7 +24,7 @@ export async function startVxman(storage: "postgres" | "pglite", env: Record<str
     RATE_LIMIT: "0",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
-  });
+  }, { binary, startTimeoutMs: 120_000 }); // PGlite's first start takes 30 s on this loaded machine
   return { base: served.base, pid: served.pid, databaseUrl, stop: served.stop };
 }
 

@@ -18,10 +18,10 @@ export function buildBinary(): string {
 }
 
 /** A fresh temp dir holding only a copy of the binary. */
-export function isolatedBinary(): { dir: string; bin: string; cleanup(): void } {
+export function isolatedBinary(binary = buildBinary()): { dir: string; bin: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "vxman-bin-"));
   const bin = join(dir, "vxman");
-  copyFileSync(buildBinary(), bin);
+  copyFileSync(binary, bin);
   spawnSync("chmod", ["755", dir, bin]);
   return { dir, bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -93,6 +93,8 @@ export interface ServeOptions {
   inside?: { name: string; ip: string };
   /** How long it may take to serve (a bench's 100,000 machines take longer than 30 s on a busy machine). */
   startTimeoutMs?: number;
+  /** Another build than this tree's (a bench comparing an older commit's side by side). */
+  binary?: string;
 }
 
 /**
@@ -100,8 +102,8 @@ export interface ServeOptions {
  * loopback port (or on a test host's address, inside its namespace). Only the process started
  * here is ever signalled (by its PID); stop() also removes the dir.
  */
-export async function serveBinary(env: Record<string, string> = {}, { inside, startTimeoutMs = 30_000 }: ServeOptions = {}): Promise<ServedBinary> {
-  const { dir, bin, cleanup } = isolatedBinary();
+export async function serveBinary(env: Record<string, string> = {}, { inside, startTimeoutMs = 30_000, binary }: ServeOptions = {}): Promise<ServedBinary> {
+  const { dir, bin, cleanup } = isolatedBinary(binary);
   const port = await freePort();
   const address = inside?.ip ?? "127.0.0.1";
   const base = `http://${address}:${port}`;
