@@ -147,14 +147,15 @@ export class StateWriter {
     this.#flushLater();
   }
 
-  /** Flush within #flushEveryMs of the first write that waits (checks are many: one flush a
-   *  period takes them all). */
+  /** Flush at the next tick of a #flushEveryMs grid (checks are many: one flush a period takes
+   *  them all). On the grid, not a period after the first write: that write is a check, and
+   *  flushes would fall in step with the checks, each just before the next check's result. */
   #flushLater() {
     if (!this.#started || this.#timer || this.#waiting === 0) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
-    }, this.#flushEveryMs);
+    }, this.#flushEveryMs - (Date.now() % this.#flushEveryMs));
   }
 
   /** The machine's schedule and last result; a sample when it was a real check. */
