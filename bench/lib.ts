@@ -16,7 +16,7 @@ export interface Server {
 }
 
 /** The compiled binary from an empty temp dir; storage "postgres" gets a fresh database. */
-export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}): Promise<Server> {
+export async function startVxman(storage: "postgres" | "pglite", env: Record<string, string> = {}, binary?: string): Promise<Server> {
   const databaseUrl = storage === "postgres" ? await (await sharedPgCluster()).createDatabase() : undefined;
   // A generous start: PGlite's first start on a busy 2-core machine has taken over 30 s.
   const served = await serveBinary({
@@ -25,7 +25,7 @@ export async function startVxman(storage: "postgres" | "pglite", env: Record<str
     RATE_LIMIT: "0",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
-  }, { startTimeoutMs: 120_000 });
+  }, { binary, startTimeoutMs: 120_000 });
   return { base: served.base, pid: served.pid, databaseUrl, stop: served.stop };
 }
 

@@ -5,12 +5,14 @@
 import { stopSharedPgCluster } from "../test/helpers/postgres.ts";
 
 const BENCHES: Record<string, () => Promise<string>> = {
+  idle: async () => (await import("./idle.ts")).runIdleBench(),
   startup: async () => (await import("./startup.ts")).runStartupBench(),
   sweep: async () => {
     const { runSweepBench, formatRows } = await import("./sweep.ts");
     return formatRows(await runSweepBench());
   },
   steady: async () => (await import("./steady.ts")).runSteadyBench(),
+  thousand: async () => (await import("./thousand.ts")).runThousandBench(),
   api: async () => (await import("./api.ts")).runApiBench(),
   "ws-fanout": async () => (await import("./ws-fanout.ts")).runWsFanoutBench(),
   dashboard: async () => (await import("./dashboard.ts")).runDashboardBench(),

@@ -1,6 +1,19 @@
 // Prometheus metrics (prom-client), every name prefixed vxman_. Counters kept elsewhere (the
 // ICMP engine's, the state writer's) are read at scrape time instead of being counted twice.
 import client from "prom-client";
+import gc from "prom-client/lib/metrics/gc";
+import heapSizeAndUsed from "prom-client/lib/metrics/heapSizeAndUsed";
+import heapSpacesSizeAndUsed from "prom-client/lib/metrics/heapSpacesSizeAndUsed";
+import osMemoryHeap from "prom-client/lib/metrics/osMemoryHeap";
+import processCpuTotal from "prom-client/lib/metrics/processCpuTotal";
+import processHandles from "prom-client/lib/metrics/processHandles";
+import processMaxFileDescriptors from "prom-client/lib/metrics/processMaxFileDescriptors";
+import processOpenFileDescriptors from "prom-client/lib/metrics/processOpenFileDescriptors";
+import processRequests from "prom-client/lib/metrics/processRequests";
+import processResources from "prom-client/lib/metrics/processResources";
+import processStartTime from "prom-client/lib/metrics/processStartTime";
+import version from "prom-client/lib/metrics/version";
+import { loopLag } from "./loop-lag.ts";
 
 export interface MetricSources {
   machinesByStatus(): { active: number; unreachable: number };
@@ -24,6 +37,31 @@ function mirroredCounter(registry: client.Registry, name: string, help: string, 
       last = now;
     },
   });
+}
+
+/** The names and meaning prom-client gives them (vxman_nodejs_eventloop_lag_p99_seconds, …), over
+ *  the lateness of the timers that did work since the last scrape (0 when none ran). */
+function eventLoopLagGauges(registry: client.Registry): void {
+  let summary = loopLag.take();
+  const gauge = (name: string, help: string, read: () => number, refresh = false) =>
+    new client.Gauge({
+      name: `vxman_nodejs_eventloop_lag_${name}seconds`,
+      help,
+      registers: [registry],
+      collect() {
+        if (refresh) summary = loopLag.take();
+        this.set(read());
+      },
+    });
+  // Gauges are collected in the order they were registered: the first one starts the window.
+  gauge("", "Lateness of the last work timer (the monitor's scheduler, background passes)", () => loopLag.latest, true);
+  gauge("min_", "The minimum timer lateness since the last scrape", () => summary.min);
+  gauge("max_", "The maximum timer lateness since the last scrape", () => summary.max);
+  gauge("mean_", "The mean timer lateness since the last scrape", () => summary.mean);
+  gauge("stddev_", "The standard deviation of timer lateness since the last scrape", () => summary.stddev);
+  gauge("p50_", "The 50th percentile of timer lateness since the last scrape", () => summary.p50);
+  gauge("p90_", "The 90th percentile of timer lateness since the last scrape", () => summary.p90);
+  gauge("p99_", "The 99th percentile of timer lateness since the last scrape", () => summary.p99);
 }
 
 export class Metrics {
@@ -72,7 +110,12 @@ export class Metrics {
 
   constructor(sources: MetricSources) {
     const r = this.registry;
-    client.collectDefaultMetrics({ register: r, prefix: "vxman_" }); // process, heap, event-loop lag
+    // prom-client's defaults (process, heap, GC) but its event-loop lag sampler, a 10 ms timer
+    // that woke an idle server 100 times a second: the lag gauges below come from loop-lag.ts.
+    const defaults = [processCpuTotal, processStartTime, osMemoryHeap, processOpenFileDescriptors, processMaxFileDescriptors, processHandles, processRequests, heapSizeAndUsed, heapSpacesSizeAndUsed, version, gc];
+    if (typeof process.getActiveResourcesInfo === "function") defaults.push(processResources);
+    for (const register of defaults) register(r, { prefix: "vxman_" });
+    eventLoopLagGauges(r);
     // Among the defaults are gauges named *_total (nodejs_active_handles_total, …), which
     // Prometheus reserves for counters (`promtool check metrics` rejects them). Each is the sum of
     // its per-type sibling (sum(vxman_nodejs_active_handles)), so nothing is lost without it.

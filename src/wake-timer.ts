@@ -3,6 +3,8 @@
 // (work another instance queued, a poke that was missed). Never two passes at once; a failing
 // pass is logged by its owner and retried at the safety interval. No timer runs more often than
 // the work needs: an idle server wakes once per safety interval.
+import { loopLag } from "./loop-lag.ts";
+
 const POKE_DELAY_MS = 20;
 
 export class WakeTimer {
@@ -57,7 +59,10 @@ export class WakeTimer {
   #arm(when: number) {
     clearTimeout(this.#timer);
     this.#wakeAt = when;
-    this.#timer = setTimeout(() => void this.#run(), Math.max(0, when - Date.now()));
+    this.#timer = setTimeout(() => {
+      loopLag.timerFired(when);
+      void this.#run();
+    }, Math.max(0, when - Date.now()));
   }
 
   async #run(): Promise<void> {

@@ -54,7 +54,7 @@ export class Cluster {
     await registry.checkSameKey();
     if (db.kind === "pglite") await db.query("UPDATE leases SET holder = NULL, expires_at = '-infinity' WHERE holder IS DISTINCT FROM $1", [identity.id]); // the folder lock: no one else is alive
     else await registry.reclaimCrashedPeers();
-    const leases = new LeaseKeeper(db, registry, deps.worker, log);
+    const leases = new LeaseKeeper(db, registry, deps.worker, log, db.kind === "pglite");
     const othersLive = () => leases.stats.liveInstances > 1;
     const bridge = db.kind === "postgres" ? await ChangeBridge.start({ db, feed: deps.feed, log, me: await connectionName(db), othersLive }) : null;
     return new Cluster(registry, leases, bridge, deps.worker);
@@ -68,6 +68,12 @@ export class Cluster {
   /** Take this instance's share of the machines (the first round is awaited). */
   startLeases(): Promise<void> {
     return this.leases.start();
+  }
+
+  /** Every instance on the database, this one's row current. */
+  async list(): Promise<InstanceRow[]> {
+    if (this.leases.alone) await this.leases.refresh();
+    return this.registry.list();
   }
 
   /** Tell the other instances that someone's access changed. */
@@ -98,7 +104,7 @@ async function connectionName(db: Database): Promise<string> {
 export function clusterApi(access: ReturnType<typeof accessControl>, cluster: Cluster) {
   return new Elysia({ name: "cluster-api", detail: { tags: ["operations"] } })
     .use(access)
-    .get("/api/instances", async () => ({ items: (await cluster.registry.list()).map((row) => toInstance(row, cluster.registry.id)) }), {
+    .get("/api/instances", async () => ({ items: (await cluster.list()).map((row) => toInstance(row, cluster.registry.id)) }), {
       response: InstanceList,
       detail: { summary: "The vxman instances on this database: live, dead (no heartbeat for LEASE_PERIOD) and stopped in the last day" },
     });

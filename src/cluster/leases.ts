@@ -9,6 +9,10 @@
 // comes first. So when the database says a lease lapsed, its old holder has already stopped, and
 // its late writes are refused anyway (the monitor's writes are fenced on the lease, see
 // monitor/state-writer.ts). No consensus of our own: PostgreSQL's row locks decide who takes what.
+//
+// Alone (the embedded database: its folder lock admits one process) there is no one to hand
+// shards to or take them from: one round takes them all and holds them until stop, with no timer;
+// the heartbeat is written when someone asks who is live (refresh()).
 import { isConnectionError, type Database } from "../db/index.ts";
 import type { Logger } from "../log.ts";
 import type { InstanceRegistry } from "./instances.ts";
@@ -72,6 +76,8 @@ export class LeaseKeeper {
     private readonly registry: InstanceRegistry,
     private readonly worker: ShardWorker,
     private readonly log: Logger,
+    /** The only instance there can be (the embedded database). */
+    readonly alone = false,
   ) {}
 
   get leasePeriodMs(): number {
@@ -87,10 +93,17 @@ export class LeaseKeeper {
   }
 
   /** The first round at once (so a lone instance checks everything before it serves), then
-   *  every third of the lease period. */
+   *  every third of the lease period (alone: never again). */
   async start(): Promise<void> {
     await this.#round();
+    if (this.alone) return;
     this.#tickTimer = setInterval(() => void this.#round(), Math.max(100, Math.floor(this.leasePeriodMs / 3)));
+  }
+
+  /** Renew now (the heartbeat and counts are current after it): what an instance alone does
+   *  before its instances are listed, instead of rounds all the time. */
+  refresh(): Promise<void> {
+    return this.#round();
   }
 
   /** Hand everything over: stop checking, write what is pending, free the leases. */
@@ -119,7 +132,7 @@ export class LeaseKeeper {
     const sentAt = Date.now();
     const [row] = await this.db.query<{ registered: number; shards: number[]; pinging: number; live: number }>(RENEW, [this.registry.id, this.#held.size, this.worker.watching, period]);
     if (!row!.registered) await this.registry.register(); // forgotten, or marked dead while away
-    this.#validUntil = sentAt + period;
+    this.#validUntil = this.alone ? Infinity : sentAt + period;
     this.#armExpiry();
     if (this.#databaseAway) this.log.info({ held: row!.shards.length }, "database back: leases renewed");
     this.#databaseAway = false;
@@ -177,6 +190,7 @@ export class LeaseKeeper {
   /** Past the last renewal's validity, with no newer one: stop checking everything. */
   #armExpiry() {
     clearTimeout(this.#expiryTimer);
+    if (this.#validUntil === Infinity) return;
     this.#expiryTimer = setTimeout(() => {
       if (this.#stopped || Date.now() < this.#validUntil || this.#held.size === 0) return;
       this.log.error({ shards: this.#held.size, machines: this.worker.watching }, "cannot renew leases (database away): stopped checking; other instances take over");

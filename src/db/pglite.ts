@@ -14,6 +14,12 @@ import { lockDataDir } from "./lock.ts";
 
 const file = (path: string) => Bun.file(path);
 
+/** Postgres's default shared_buffers (128 MB, from initdb) lives inside PGlite's WASM memory and,
+ *  once touched, is never given back: it was most of the embedded server's ~340 MiB. vxman's
+ *  working set is small (the machine list is served from memory); the kernel's page cache still
+ *  holds the data files. Measured in docs/performance.md (bench/idle.ts, bench/thousand.ts). */
+const SETTINGS = ["-c", "shared_buffers=16MB"];
+
 async function compile(path: string): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await file(path).arrayBuffer());
 }
@@ -31,6 +37,7 @@ export async function openPglite(dataDir?: string): Promise<Database> {
       initdbWasmModule: await compile(initdbWasmPath),
       fsBundle: file(fsBundlePath),
       loadDataDir: fresh ? new Blob([await file(seedPath).arrayBuffer()]) : undefined,
+      startParams: [...PGlite.defaultStartParams, ...SETTINGS],
     });
   } catch (err) {
     lock?.release();

@@ -70,9 +70,11 @@ export class RunService {
 
   constructor(private readonly deps: RunServiceDeps) {}
 
-  /** Runs of gone instances are marked interrupted at once, then looked for now and then. */
+  /** Runs of gone instances are marked interrupted at once, then looked for now and then (on the
+   *  embedded database there is no other instance to go: the start's look is all it takes). */
   async start(): Promise<void> {
     await this.#reap();
+    if (this.deps.db.kind === "pglite") return;
     this.#reapTimer = setInterval(() => void this.#reap(), REAP_MS);
   }
 

@@ -1,6 +1,7 @@
 // Opening the ICMP sockets: raw (needs CAP_NET_RAW) with a kernel type filter, else an
 // unprivileged datagram "ping" socket where net.ipv4.ping_group_range allows it, else a typed
 // error that says how to fix it.
+import { ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
 import * as c from "./libc.ts";
 import { ICMP6_DEST_UNREACH, ICMP6_ECHO_REPLY, ICMP6_TIME_EXCEEDED, ICMP_DEST_UNREACH, ICMP_ECHO_REPLY, ICMP_TIME_EXCEEDED } from "./packet.ts";
@@ -53,6 +54,48 @@ export function openIcmpSocket(family: Family, receiveBufferBytes: number): Icmp
     `IPv${family} raw socket: ${c.describeErrno(rawErr)}; ` +
       `IPv${family} datagram (ping) socket: ${c.describeErrno(dgramErr)}${pingGroupNote(dgramErr)}`,
   );
+}
+
+/**
+ * A raw socket receives every ICMP reply on the host, other programs' too (another pinger, a
+ * monitoring agent): a busy host sends thousands a second. Past this filter (classic BPF) the
+ * kernel queues only echo replies carrying our echo id, and errors (rare; matched later): the
+ * receiver then wakes for our replies only. Best effort: without it the receiver still drops
+ * foreign replies itself. Datagram (ping) sockets need none: the kernel demultiplexes by id.
+ */
+export function keepOnlyEchoId(s: IcmpSocket, id: number): boolean {
+  if (s.kind !== "raw") return true;
+  const program = echoIdFilter(s.family, id);
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (8-byte aligned pointer)
+  const fprog = new BigUint64Array([BigInt(program.length / 8), BigInt(ptr(program))]);
+  return c.libc.setsockopt(s.fd, c.SOL_SOCKET, c.SO_ATTACH_FILTER, fprog, fprog.byteLength) === 0;
+}
+
+// Classic BPF opcodes (linux/filter.h).
+const LD_B_ABS = 0x30, LD_H_ABS = 0x28, LD_B_IND = 0x50, LD_H_IND = 0x48, LDX_B_MSH = 0xb1, JEQ_K = 0x15, RET_K = 0x06;
+
+/** "Not an echo reply, or an echo reply with our id": accept; anything else: drop. An IPv4 raw
+ *  socket sees the IP header first (X = its length); an IPv6 one starts at the ICMPv6 header. */
+function echoIdFilter(family: Family, id: number): Uint8Array {
+  const reply = family === 4 ? ICMP_ECHO_REPLY : ICMP6_ECHO_REPLY;
+  const header: [number, number, number, number][] = family === 4 ? [[LDX_B_MSH, 0, 0, 0], [LD_B_IND, 0, 0, 0]] : [[LD_B_ABS, 0, 0, 0]];
+  const rest: [number, number, number, number][] = [
+    [JEQ_K, 0, 2, reply], // not a reply: accept
+    [family === 4 ? LD_H_IND : LD_H_ABS, 0, 0, 4], // the echo id
+    [JEQ_K, 0, 1, id],
+    [RET_K, 0, 0, 0xffff_ffff],
+    [RET_K, 0, 0, 0],
+  ];
+  const code = [...header, ...rest];
+  const bytes = new Uint8Array(code.length * 8);
+  const view = new DataView(bytes.buffer);
+  code.forEach(([op, jt, jf, k], i) => {
+    view.setUint16(i * 8, op, true);
+    view.setUint8(i * 8 + 2, jt);
+    view.setUint8(i * 8 + 3, jf);
+    view.setUint32(i * 8 + 4, k, true);
+  });
+  return bytes;
 }
 
 export function closeIcmpSocket(s: IcmpSocket): void {

@@ -20,6 +20,9 @@ const lib = dlopen("libc.so.6", {
   clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   nanosleep: { args: ["ptr", "ptr"], returns: "i32" },
   if_nametoindex: { args: ["cstring"], returns: "u32" },
+  eventfd: { args: ["u32", "i32"], returns: "i32" },
+  read: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
+  write: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
   strerror: { args: ["i32"], returns: "cstring" },
   __errno_location: { args: [], returns: "ptr" },
 });
@@ -42,6 +45,7 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const SO_TIMESTAMPNS = 35; // also the control message type (SCM_TIMESTAMPNS)
+export const SO_ATTACH_FILTER = 26;
 export const ICMP_FILTER = 1; // SOL_RAW, IPv4 raw sockets
 export const ICMP6_FILTER = 1; // IPPROTO_ICMPV6
 export const IP_RECVERR = 11;
@@ -50,6 +54,8 @@ export const MSG_DONTWAIT = 0x40;
 export const MSG_ERRQUEUE = 0x2000;
 export const POLLIN = 0x1;
 export const POLLERR = 0x8;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
 const CLOCK_REALTIME = 0;
 const CLOCK_MONOTONIC = 1;
 
@@ -131,4 +137,23 @@ export function getIntOption(fd: number, level: number, name: number): number | 
   const value = new Int32Array(1);
   const len = new Uint32Array([4]);
   return lib.symbols.getsockopt(fd, level, name, value, len) === 0 ? value[0] : undefined;
+}
+
+const one = new BigUint64Array([1n]);
+const drained = new BigUint64Array(1);
+
+/** A non-blocking eventfd: another thread's poll() wakes when it is signalled (wake), until
+ *  it is cleared (clearWake). */
+export function openWakeFd(): number {
+  const fd = lib.symbols.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw new Error(`eventfd: ${describeErrno(errno())}`);
+  return fd;
+}
+
+export function wake(fd: number): void {
+  lib.symbols.write(fd, one, 8);
+}
+
+export function clearWake(fd: number): void {
+  lib.symbols.read(fd, drained, 8);
 }

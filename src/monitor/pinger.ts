@@ -4,12 +4,14 @@
 // A probe is matched by family + echo id + sequence + the address that answered. Timeouts are
 // decided against the Worker's "watermark" (everything queued before it has been read), not
 // the main thread's clock, so a busy main thread can delay a result but never turn a reply
-// that arrived in time into a timeout.
+// that arrived in time into a timeout. The Worker is asked for a watermark only when a probe is
+// past its deadline (one timer, at the earliest deadline): replies that come in time cost no
+// timer and no message beyond their own batch.
 import { existsSync } from "node:fs";
 import * as c from "./libc.ts";
-import { closeIcmpSocket, IcmpUnavailableError, openIcmpSocket, type IcmpSocket, type SocketKind } from "./icmp-socket.ts";
+import { closeIcmpSocket, IcmpUnavailableError, keepOnlyEchoId, openIcmpSocket, type IcmpSocket, type SocketKind } from "./icmp-socket.ts";
 import { describeIcmpError, newEchoRequest, setEchoIdSeq } from "./packet.ts";
-import { CONTROL_IN_FLIGHT, CONTROL_STOP, RECORD_BYTES, RECORD_REPLY, RecordBuffer, type ReceiverInit, type ReceiverMessage } from "./receiver-protocol.ts";
+import { CONTROL_STOP, CONTROL_WANT_WATERMARK, RECORD_BYTES, RECORD_REPLY, RecordBuffer, type ReceiverInit, type ReceiverMessage } from "./receiver-protocol.ts";
 import { formatAddress, parseTarget, type Family, type Target } from "./sockaddr.ts";
 import { SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN, writeSockaddr } from "./sockaddr.ts";
 import { ProbeQueue, TimeoutQueues } from "./probe-queues.ts";
@@ -87,13 +89,20 @@ const SEND_RETRY_MS = 2;
 export class Pinger {
   readonly stats: PingerStats = { sent: 0, replies: 0, timeouts: 0, unreachable: 0, errors: 0 };
   private readonly control = new Int32Array(new SharedArrayBuffer(8));
+  /** Signalled after a control flag is set: the Worker sleeps on it and the sockets. */
+  private readonly wakeFd = c.openWakeFd();
   private readonly waiting = new ProbeQueue();
   private readonly retrying = new ProbeQueue();
   private readonly timeouts = new TimeoutQueues();
   private active = 0;
   private pumping = false;
   private closing: Promise<void> | undefined;
-  private fallbackTimer: ReturnType<typeof setInterval> | undefined;
+  /** Armed at the earliest deadline of a sent probe while any is pending (it also keeps the
+   *  process alive while probes pend). */
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  private expiryAt = Infinity;
+  /** When a watermark was asked for and not yet received (monotonic ms), else null. */
+  private watermarkAskedAt: number | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private workerFailure: string | undefined;
   private stopped: (() => void) | undefined;
@@ -125,6 +134,7 @@ export class Pinger {
     }
     const v4 = new Channel(s4, s4.kernelId ?? claimId());
     const v6 = s6 && new Channel(s6, s6.kernelId ?? claimId());
+    for (const ch of [v4, v6]) if (ch) keepOnlyEchoId(ch.socket, ch.id);
     const worker = new Worker(workerUrl);
     const pinger = new Pinger(max, v4, v6, v6Reason, worker);
     await pinger.startReceiver().catch(async (err) => {
@@ -194,7 +204,6 @@ export class Pinger {
       this.send(p);
     }
     this.pumping = false;
-    this.signalInFlight();
   }
 
   private send(p: Probe): void {
@@ -207,6 +216,7 @@ export class Pinger {
       this.stats.sent++;
       p.deadline = p.sentAt + p.timeoutMs;
       this.timeouts.add(p);
+      this.expireBy(p.deadline);
       return;
     }
     const err = c.errno();
@@ -254,9 +264,10 @@ export class Pinger {
       const init: ReceiverInit = {
         sockets: sockets.map((ch) => ({ fd: ch.socket.fd, family: ch.socket.family, kind: ch.socket.kind, id: ch.id })),
         control: this.control.buffer as SharedArrayBuffer,
+        wakeFd: this.wakeFd,
       };
       this.worker.postMessage(init);
-      // A Pinger alone never keeps the process alive; pending probes do (their fallback timer).
+      // A Pinger alone never keeps the process alive; pending probes do (their expiry timer).
       // (Bun's Worker has unref(); the DOM lib typings in tsconfig do not know it.)
       (this.worker as unknown as { unref(): void }).unref();
     });
@@ -271,7 +282,9 @@ export class Pinger {
   private onBatch(buffer: ArrayBuffer, count: number, watermark: number): void {
     const records = new RecordBuffer(buffer);
     for (let i = 0, at = 0; i < count; i++, at += RECORD_BYTES) this.onRecord(records, at);
+    if (this.watermarkAskedAt !== null && watermark >= this.watermarkAskedAt) this.watermarkAskedAt = null;
     this.expire(watermark);
+    this.armExpiry();
   }
 
   private onRecord(records: RecordBuffer, at: number): void {
@@ -315,15 +328,41 @@ export class Pinger {
     this.pump();
   }
 
-  /** Tell the Worker whether to report watermarks; keep the process alive while probes pend. */
-  private signalInFlight(): void {
-    Atomics.store(this.control, CONTROL_IN_FLIGHT, this.active);
-    if (this.active > 0 && !this.fallbackTimer) {
-      this.fallbackTimer = setInterval(() => this.expire(c.monotonicMs() - FALLBACK_GRACE_MS), 250);
-    } else if (this.active === 0 && this.fallbackTimer) {
-      clearInterval(this.fallbackTimer);
-      this.fallbackTimer = undefined;
-    }
+  // ---- timeouts ------------------------------------------------------------------------------
+
+  /** Make sure the expiry timer fires by `deadline` (a later one fires, finds nothing, re-arms). */
+  private expireBy(deadline: number): void {
+    if (deadline >= this.expiryAt || this.closing) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryAt = deadline;
+    this.expiryTimer = setTimeout(() => this.onExpiryTimer(), Math.max(0, deadline - c.monotonicMs()));
+  }
+
+  /** The next time the timer is needed: the earliest pending deadline (to ask the Worker how far
+   *  it has read); while an answer is awaited, FALLBACK_GRACE_MS past it (to stop waiting). */
+  private armExpiry(): void {
+    const earliest = this.timeouts.earliestDeadline();
+    if (earliest === undefined) return;
+    const asked = this.watermarkAskedAt;
+    this.expireBy(asked === null ? earliest : Math.max(earliest, asked) + FALLBACK_GRACE_MS);
+  }
+
+  private onExpiryTimer(): void {
+    this.expiryTimer = undefined;
+    this.expiryAt = Infinity;
+    const now = c.monotonicMs();
+    // No answer from the Worker (it died, or is stuck): probes still end, FALLBACK_GRACE_MS late.
+    if (this.watermarkAskedAt !== null) this.expire(now - FALLBACK_GRACE_MS);
+    const earliest = this.timeouts.earliestDeadline();
+    if (earliest !== undefined && earliest <= now && this.watermarkAskedAt === null) this.askWatermark(now);
+    this.armExpiry();
+  }
+
+  /** A probe is past its deadline: has its reply been read? The Worker answers with a watermark. */
+  private askWatermark(now: number): void {
+    this.watermarkAskedAt = now;
+    Atomics.store(this.control, CONTROL_WANT_WATERMARK, 1);
+    c.wake(this.wakeFd);
   }
 
   private async shutDown(): Promise<void> {
@@ -331,17 +370,19 @@ export class Pinger {
       this.finish(p, "timeout", null, "pinger closed");
     }
     clearTimeout(this.retryTimer);
+    clearTimeout(this.expiryTimer);
     const stopped = new Promise<void>((resolve) => (this.stopped = resolve));
     Atomics.store(this.control, CONTROL_STOP, 1);
-    // The Worker notices within one poll interval; never wait on it forever.
+    c.wake(this.wakeFd);
+    // The Worker notices at once; never wait on it forever.
     if (!this.workerFailure) await Promise.race([stopped, Bun.sleep(2_000)]);
     this.worker.terminate();
+    c.libc.close(this.wakeFd);
     for (const ch of [this.v4, this.v6]) {
       if (!ch) continue;
       closeIcmpSocket(ch.socket);
       if (ch.socket.kernelId === undefined) idsInUse.delete(ch.id);
     }
-    this.signalInFlight();
   }
 }
 

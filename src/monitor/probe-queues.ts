@@ -62,6 +62,18 @@ export class TimeoutQueues {
     return out;
   }
 
+  /** The earliest deadline of a pending probe (finished ones at the heads are dropped). */
+  earliestDeadline(): number | undefined {
+    let earliest: number | undefined;
+    for (const [timeout, q] of this.byTimeout) {
+      let p = q.peek();
+      while (p?.done) (q.shift(), (p = q.peek()));
+      if (!p) this.byTimeout.delete(timeout);
+      else if (earliest === undefined || p.deadline < earliest) earliest = p.deadline;
+    }
+    return earliest;
+  }
+
   drain(): Probe[] {
     const all = [...this.byTimeout.values()].flatMap((q) => q.drain());
     this.byTimeout.clear();

@@ -5,7 +5,9 @@ import type { Family } from "./sockaddr.ts";
 
 
 export const CONTROL_STOP = 0;
-export const CONTROL_IN_FLIGHT = 1;
+/** Set (then the wake fd signalled) when the main thread has probes past their deadline: the
+ *  receiver then posts how far it has read (a watermark), even with no records to post. */
+export const CONTROL_WANT_WATERMARK = 1;
 
 export interface ReceiverSocket {
   fd: number;
@@ -17,8 +19,11 @@ export interface ReceiverSocket {
 
 export interface ReceiverInit {
   sockets: ReceiverSocket[];
-  /** Int32Array over a SharedArrayBuffer: [CONTROL_STOP, CONTROL_IN_FLIGHT]. */
+  /** Int32Array over a SharedArrayBuffer: [CONTROL_STOP, CONTROL_WANT_WATERMARK]. */
   control: SharedArrayBuffer;
+  /** An eventfd the main thread signals after setting a control flag: the receiver sleeps in
+   *  poll() on it and the sockets, with no timeout, so an idle receiver never wakes. */
+  wakeFd: number;
 }
 
 export type ReceiverMessage =

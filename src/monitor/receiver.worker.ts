@@ -7,19 +7,18 @@
 // this loop's own batching (it lets a burst gather for COALESCE_MS, then reads it with a few
 // recvmmsg calls) adds to a measured RTT.
 //
-// The loop never returns to this Worker's event loop, so control comes through shared memory:
-// CONTROL_STOP asks it to stop; CONTROL_IN_FLIGHT says probes are outstanding, and then it
-// reports at least every BUSY_REPORT_MS how far it has read (the watermark that expires
-// timeouts on the main thread).
+// It wakes only for work: a reply (the sockets' kernel filter drops other programs' replies,
+// icmp-socket.ts), or the main thread's signal on an eventfd. The loop never returns to this
+// Worker's event loop, so the signal comes with flags in shared memory: CONTROL_STOP asks it to
+// stop; CONTROL_WANT_WATERMARK asks how far it has read (the watermark that expires timeouts on
+// the main thread, which asks only when a probe is past its deadline).
 import { ptr } from "bun:ffi";
 import * as c from "./libc.ts";
 import { ICMP6_ECHO_REQUEST, ICMP_ECHO_REQUEST, parseExtendedError, parseIcmp } from "./packet.ts";
-import { CONTROL_IN_FLIGHT, CONTROL_STOP, RECORD_BYTES, RECORD_ERROR, RECORD_REPLY, RecordBuffer } from "./receiver-protocol.ts";
+import { CONTROL_STOP, CONTROL_WANT_WATERMARK, RECORD_BYTES, RECORD_ERROR, RECORD_REPLY, RecordBuffer } from "./receiver-protocol.ts";
 import type { ReceivedRecord, ReceiverInit, ReceiverMessage, ReceiverSocket } from "./receiver-protocol.ts";
 import { sockaddrAddress } from "./sockaddr.ts";
 
-const BUSY_REPORT_MS = 10;
-const IDLE_POLL_MS = 100;
 /** How long a burst may gather before it is read and posted: delays results, never RTTs. */
 const COALESCE_MS = 1;
 const BATCH_RECORDS = 256;
@@ -48,15 +47,15 @@ class Receiver {
   private readonly errQueue = new ErrorQueueReader();
   private readonly batch = new RecordBuffer(new ArrayBuffer(BATCH_RECORDS * RECORD_BYTES));
   private count = 0;
-  private lastPostAt = 0;
 
   constructor(private readonly init: ReceiverInit) {
     this.control = new Int32Array(init.control);
-    // struct pollfd { int fd; short events; short revents; }
-    this.pollfds = new Int32Array(init.sockets.length * 2);
+    // struct pollfd { int fd; short events; short revents; }, one per socket and the wake fd last
+    const fds = [...init.sockets.map((s) => s.fd), init.wakeFd];
+    this.pollfds = new Int32Array(fds.length * 2);
     this.pollEvents = new Int16Array(this.pollfds.buffer);
-    init.sockets.forEach((s, i) => {
-      this.pollfds[i * 2] = s.fd;
+    fds.forEach((fd, i) => {
+      this.pollfds[i * 2] = fd;
       this.pollEvents[i * 4 + 2] = c.POLLIN;
     });
   }
@@ -64,9 +63,10 @@ class Receiver {
   run(): void {
     self.postMessage({ type: "ready" } satisfies ReceiverMessage);
     let watermark = c.monotonicMs();
+    let wanted = false;
     while (Atomics.load(this.control, CONTROL_STOP) === 0) {
-      const busy = Atomics.load(this.control, CONTROL_IN_FLIGHT) > 0;
-      this.poll(busy ? BUSY_REPORT_MS : IDLE_POLL_MS);
+      this.poll(null);
+      if (this.woken()) wanted = Atomics.exchange(this.control, CONTROL_WANT_WATERMARK, 0) === 1 || wanted;
       let polledAt = c.monotonicMs();
       let complete = this.drainReady();
       if (this.count > 0) {
@@ -78,17 +78,29 @@ class Receiver {
       }
       // Everything queued before polledAt has been read, unless a drain stopped early.
       if (complete) watermark = polledAt;
-      if (this.count > 0 || (busy && polledAt - this.lastPostAt >= BUSY_REPORT_MS)) this.post(watermark);
+      if (this.count > 0 || (wanted && complete)) this.post(watermark);
+      if (complete) wanted = false;
     }
   }
 
-  private poll(ms: number): void {
-    this.pollTimeout[0] = Math.floor(ms / 1000);
-    this.pollTimeout[2] = Math.round((ms % 1000) * 1e6);
-    if (c.libc.ppoll(this.pollfds, this.init.sockets.length, this.pollTimeout, null) < 0) {
+  /** Wait for the sockets or the wake fd; null: as long as it takes. */
+  private poll(ms: number | null): void {
+    if (ms !== null) {
+      this.pollTimeout[0] = Math.floor(ms / 1000);
+      this.pollTimeout[2] = Math.round((ms % 1000) * 1e6);
+    }
+    if (c.libc.ppoll(this.pollfds, this.pollfds.length / 2, ms === null ? null : this.pollTimeout, null) < 0) {
       const err = c.errno();
       if (err !== c.EINTR) throw new Error(`ppoll: ${c.describeErrno(err)}`);
     }
+  }
+
+  /** Whether the main thread signalled (the signal is cleared). */
+  private woken(): boolean {
+    const last = this.init.sockets.length;
+    if (!(this.pollEvents[last * 4 + 3]! & c.POLLIN)) return false;
+    c.clearWake(this.init.wakeFd);
+    return true;
   }
 
   /** Read every socket poll() found ready; false when a socket had more than one pass reads. */
@@ -145,7 +157,6 @@ class Receiver {
     const records = this.batch.buffer.slice(0, this.count * RECORD_BYTES) as ArrayBuffer;
     self.postMessage({ type: "batch", count: this.count, records, watermark } satisfies ReceiverMessage, [records]);
     this.count = 0;
-    this.lastPostAt = c.monotonicMs();
   }
 }
 

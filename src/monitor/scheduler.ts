@@ -4,6 +4,7 @@
 // shards to adopt, resuming each machine's schedule and failure count from the database, and
 // shards to drop. Registrations in its shards are watched at once, deletions stop at once
 // (through the change feed, which other instances' changes reach too).
+import { loopLag } from "../loop-lag.ts";
 import type { MonitoringState } from "../api/health/index.ts";
 import type { ChangeFeed, MachineStatus } from "../changes.ts";
 import type { Database } from "../db/index.ts";
@@ -252,8 +253,11 @@ export class Monitor {
    *  well under a millisecond, so a plain loop beats keeping a priority queue in step. */
   #tick() {
     const now = Date.now();
+    loopLag.timerFired(this.#wakeAt, now);
     this.#lastTick = now;
     this.#wakeAt = Infinity;
+    // Nothing watched: no timer at all (watching a machine wakes the loop).
+    if (this.#watched.size === 0) return;
     let earliest = now + MAX_TICK_MS;
     for (const w of this.#watched.values()) {
       if (w.checking) continue;

@@ -116,7 +116,9 @@ export class StateWriter {
   #flushing: Promise<void> | null = null;
   /** The batch a flush is writing right now. */
   #writing: Batch | null = null;
+  /** The next periodic flush: armed only while something waits (an idle writer never wakes). */
   #timer: Timer | undefined;
+  #started = false;
   #soon: Timer | undefined;
   #databaseDown = false;
   readonly #flushEveryMs: number;
@@ -141,12 +143,25 @@ export class StateWriter {
   }
 
   start() {
-    this.#timer = setInterval(() => void this.flush(), this.#flushEveryMs);
+    this.#started = true;
+    this.#flushLater();
+  }
+
+  /** Flush at the next tick of a #flushEveryMs grid (checks are many: one flush a period takes
+   *  them all). On the grid, not a period after the first write: that write is a check, and
+   *  flushes would fall in step with the checks, each just before the next check's result. */
+  #flushLater() {
+    if (!this.#started || this.#timer || this.#waiting === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.#flushEveryMs - (Date.now() % this.#flushEveryMs));
   }
 
   /** The machine's schedule and last result; a sample when it was a real check. */
   recordCheck(state: CheckState, sampleRttMs?: number | null) {
     this.#batch.states.set(state.machineId, state);
+    this.#flushLater();
     if (sampleRttMs === undefined || state.lastCheckedAt === null) return;
     this.#batch.samples.push({ machineId: state.machineId, at: state.lastCheckedAt, rttMs: sampleRttMs });
     this.stats.droppedSamples += this.#sampleCap.trim(this.#batch.samples);
@@ -190,7 +205,9 @@ export class StateWriter {
   }
 
   async stop() {
-    clearInterval(this.#timer);
+    this.#started = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     clearTimeout(this.#soon);
     await this.flush();
   }
@@ -244,6 +261,7 @@ export class StateWriter {
     for (const [id, status] of old.statuses) if (!now.statuses.has(id)) now.statuses.set(id, status);
     this.stats.droppedSamples += this.#sampleCap.trim(now.samples);
     this.stats.droppedEvents += this.#eventCap.trim(now.events);
+    this.#flushLater();
   }
 }
 
