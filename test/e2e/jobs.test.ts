@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { addUser, ARTIFACTS, launchBrowser, logIn, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
+import { addUser, ARTIFACTS, closeClean, go, launchBrowser, logIn, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
 import type { WebSocketRoute } from "playwright-core";
 import type { RunMessage } from "../../src/jobs/run-protocol.ts";
 import { fleetApiAt, hostOf, type FleetApi } from "../helpers/fleet.ts";
@@ -82,13 +82,6 @@ describe.skipIf(!needs("chromium") || !sshdTestsCanRun())("fleet jobs in the das
     await logIn(p, user);
     return p;
   }
-  const go = (p: WatchedPage, hash: string) => p.page.evaluate((h) => (location.hash = h), hash);
-  const closeClean = async (...pages: WatchedPage[]) => {
-    for (const p of pages) {
-      expect(p.problems).toEqual([]);
-      await p.page.close();
-    }
-  };
   const hostRow = (p: WatchedPage, id: number) => p.page.locator(`.hosts-table tr[data-host="${id}"]`);
   const logText = (p: WatchedPage) => p.page.locator(".run-log").innerText();
   /** Nothing a host printed became an element: only the log's own lines and host marks are in the pane. */

@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { addUser, ARTIFACTS, launchBrowser, logIn, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
+import { addUser, ARTIFACTS, closeClean, go, launchBrowser, logIn, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
 import { createTestHost, type TestHost } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
 import { startHttpReceiver, type HttpReceiver } from "../helpers/receivers.ts";
@@ -85,14 +85,6 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("outages and noti
     await p.page.locator('[data-state="connected"]').waitFor();
     return p;
   }
-  const go = (p: WatchedPage, hash: string) => p.page.evaluate((h) => (location.hash = h), hash);
-  /** Every page stayed free of script errors, CSP violations and dialogs; then closed. */
-  const closeClean = async (...pages: WatchedPage[]) => {
-    for (const p of pages) {
-      expect(p.problems).toEqual([]);
-      await p.page.close();
-    }
-  };
   /** Test messages the receiver got (the pipeline may send it others: machines went down earlier). */
   const testsReceived = () => receiver.requests.filter((r) => (JSON.parse(r.body) as { kind: string }).kind === "test");
   const row = (p: WatchedPage, m: Machine) => p.page.locator(`[role="row"][data-id="${m.id}"]`);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
-import { addUser, ARTIFACTS, launchBrowser, logIn, logOut, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
+import { addUser, ARTIFACTS, closeClean, go, launchBrowser, logIn, logOut, type Browser, type TestUser, type WatchedPage } from "../helpers/browser.ts";
 import { createTestHost, type TestHost } from "../helpers/netns.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
 import { needs } from "../helpers/requirements.ts";
@@ -80,7 +80,6 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("people in the da
     return p;
   }
 
-  const go = (p: WatchedPage, hash: string) => p.page.evaluate((h) => (location.hash = h), hash);
   const webStorage = (p: WatchedPage) => p.page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
   const menu = async (p: WatchedPage, item: string) => {
     await p.page.locator(".menu-button").click();
@@ -88,13 +87,6 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("people in the da
   };
   /** Something the page must ask the server for: a machine's page loads its events. */
   const openMachinePage = (p: WatchedPage, m: Machine) => p.page.locator(`[data-id="${m.id}"]`).getByRole("link", { name: m.hostname }).click();
-  /** Every page stayed free of script errors, CSP violations and dialogs; then closed. */
-  const closeClean = async (...pages: WatchedPage[]) => {
-    for (const p of pages) {
-      expect(p.problems).toEqual([]);
-      await p.page.close();
-    }
-  };
   const noSideScroll = (p: WatchedPage) => p.page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
 
   test("log in: a wrong password in words, the right one opens the dashboard; log out; nothing in web storage", async () => {

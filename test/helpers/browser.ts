@@ -3,6 +3,7 @@
 // would have), so two pages can be two different people. Every page is watched for what must
 // never happen: script errors, console errors (Chromium reports CSP violations there too), CSP
 // violation events and alert/confirm/prompt dialogs.
+import { expect } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Locator, type Page } from "playwright-core";
@@ -104,6 +105,19 @@ export async function logIn(p: WatchedPage, user: Pick<TestUser, "username" | "p
   await p.page.getByLabel("Password", { exact: true }).fill(user.password);
   await p.page.getByLabel("Password", { exact: true }).press("Enter");
   await p.page.locator(".menu-button .user-name").getByText(user.username, { exact: true }).waitFor();
+}
+
+/** Goes to a dashboard route (its hash), as a click on a link would. */
+export function go(p: WatchedPage, hash: string): Promise<unknown> {
+  return p.page.evaluate((h) => (location.hash = h), hash);
+}
+
+/** Every page stayed free of script errors, CSP violations and dialogs; then closed. */
+export async function closeClean(...pages: WatchedPage[]): Promise<void> {
+  for (const p of pages) {
+    expect(p.problems).toEqual([]);
+    await p.page.close();
+  }
 }
 
 /** Logs out through the user menu and waits for the login form. */
