@@ -52,6 +52,10 @@ WHERE shard IN (
   SELECT shard FROM leases WHERE holder IS NULL OR expires_at <= now() ORDER BY shard LIMIT $3 FOR UPDATE SKIP LOCKED
 ) RETURNING shard`;
 
+/** Alone, a lease is taken for a century: no one else can take it (the folder lock), and with no
+ *  rounds nothing would renew it before the monitor's fenced writes found it lapsed. */
+const ALONE_LEASE_MS = 100 * 365.25 * 24 * 3600 * 1000;
+
 const GIVE_BACK = "UPDATE leases SET holder = NULL, expires_at = '-infinity' WHERE holder = $1 AND shard = ANY($2::int[])";
 
 export interface LeaseStats {
@@ -127,8 +131,13 @@ export class LeaseKeeper {
     return this.#running;
   }
 
+  /** How long a lease is taken or renewed for. */
+  #leaseLengthMs(): number {
+    return this.alone ? ALONE_LEASE_MS : this.leasePeriodMs;
+  }
+
   async #renewAndBalance(): Promise<void> {
-    const period = this.leasePeriodMs;
+    const period = this.#leaseLengthMs();
     const sentAt = Date.now();
     const [row] = await this.db.query<{ registered: number; shards: number[]; pinging: number; live: number }>(RENEW, [this.registry.id, this.#held.size, this.worker.watching, period]);
     if (!row!.registered) await this.registry.register(); // forgotten, or marked dead while away
@@ -169,7 +178,7 @@ export class LeaseKeeper {
       await this.db.query(GIVE_BACK, [this.registry.id, extra]);
       this.log.info({ shards: extra.length, share, live_instances: this.#liveInstances }, "gave back leases to balance the work");
     } else if (held < share) {
-      const taken = await this.db.query<{ shard: number }>(TAKE, [this.registry.id, this.leasePeriodMs, share - held]);
+      const taken = await this.db.query<{ shard: number }>(TAKE, [this.registry.id, this.#leaseLengthMs(), share - held]);
       if (taken.length) {
         await this.#adopt(taken.map((t) => t.shard));
         this.log.info({ shards: taken.length, held: this.#held.size, share, live_instances: this.#liveInstances }, "took leases");
