@@ -20,6 +20,11 @@ export class Coalescer<T> {
     private readonly windowMs = COALESCE_WINDOW_MS,
   ) {}
 
+  /** Items waiting for the next send. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
   push(item: T): void {
     if (this.#closed) return;
     this.#pending.push(item);

@@ -53,7 +53,11 @@ export class LiveHub {
     this.sockets = new Clients(deps.config.wsMaxPerIp);
     // Subscribed before the load, so no change falls between what the load reads and the feed.
     this.#unsubscribe = deps.feed.subscribe((change) => {
-      if (change.type !== "machine_seen") this.#coalescer.push(change);
+      if (change.type === "machine_seen") return;
+      // With no dashboard open there is nobody to spare frames for: applied at once, without
+      // the coalescing window's timer (10 wake-ups a second while checks flow).
+      if (this.sockets.size === 0 && this.#coalescer.pending === 0) this.#publish([change]);
+      else this.#coalescer.push(change);
     });
   }
 
