@@ -58,12 +58,15 @@ export interface WrkResult {
   errors: number;
   non2xx: number;
   requests: number;
+  /** With `statuses: true`: how many responses had each HTTP status. */
+  statuses?: Record<string, number>;
 }
 
-/** wrk with a Lua script; the script's done() prints one "JSON {...}" line. */
-export async function wrk(url: string, script: string, opts: { threads?: number; connections?: number; seconds?: number } = {}): Promise<WrkResult> {
+/** wrk with a Lua script; the script's done() prints one "JSON {...}" line. `statuses: true`
+ *  tallies every response's status (wrk's own summary lumps all non-2xx together). */
+export async function wrk(url: string, script: string, opts: { threads?: number; connections?: number; seconds?: number; statuses?: boolean } = {}): Promise<WrkResult> {
   const file = join(process.env.TMPDIR ?? "/tmp", `vxman-wrk-${process.pid}-${Date.now()}.lua`);
-  await Bun.write(file, script + WRK_DONE);
+  await Bun.write(file, script + (opts.statuses ? WRK_STATUSES : "") + WRK_DONE);
   const proc = Bun.spawn(["wrk", `-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${opts.seconds ?? 10}s`, "-s", file, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
@@ -72,12 +75,26 @@ export async function wrk(url: string, script: string, opts: { threads?: number;
   return JSON.parse(line.slice(5));
 }
 
+// Each thread counts in its own Lua state; done() adds them up through thread:get.
+const WRK_STATUSES = `
+threads = {}
+setup = function(thread) table.insert(threads, thread) end
+statuses = {}
+response = function(status) statuses[status] = (statuses[status] or 0) + 1 end
+`;
+
 const WRK_DONE = `
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('JSON {"rps":%.1f,"p50":%.3f,"p99":%.3f,"errors":%d,"non2xx":%d,"requests":%d}\\n',
+  local total, parts = {}, {}
+  for _, thread in ipairs(threads or {}) do
+    for status, n in pairs(thread:get("statuses")) do total[status] = (total[status] or 0) + n end
+  end
+  for status, n in pairs(total) do table.insert(parts, string.format('"%d":%d', status, n)) end
+  io.write(string.format('JSON {"rps":%.1f,"p50":%.3f,"p99":%.3f,"errors":%d,"non2xx":%d,"requests":%d%s}\\n',
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
+    e.connect + e.read + e.write + e.timeout, e.status, summary.requests,
+    threads and string.format(',"statuses":{%s}', table.concat(parts, ",")) or ""))
 end
 `;
 
