@@ -57,7 +57,7 @@ export async function runStormBench(): Promise<string> {
       }
 
       // Long enough for the limit to be reached at the rate just measured, and then refused a while.
-      const seconds = Math.min(120, Math.max(SECONDS, Math.ceil((1.5 * LIMIT) / Math.max(created / SECONDS, 1))));
+      const seconds = Math.min(120, Math.max(SECONDS, Math.ceil((3 * LIMIT) / Math.max(created / SECONDS, 1))));
       const full = await storm(storage, LIMIT, seconds, binary);
       const [ok, refused] = [full.statuses?.["201"] ?? 0, full.statuses?.["503"] ?? 0];
       rows.push([storage, build, `MAX_MACHINES ${LIMIT}, ${seconds} s`, "", full.p50, full.p99, full.stored, statusText(full.statuses), full.errors]);
