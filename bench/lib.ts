@@ -51,6 +51,17 @@ export async function seed(base: string, count: number, parallel = 50): Promise<
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
+/** wrk: PUT a new IP every request (127.2.0.1 and up, 62,500 a /8 block; seed() uses 127.1.x.y). */
+export const newMachinesScript = `
+local n = 0
+request = function()
+  n = n + 1
+  local ip = string.format("127.%d.%d.%d", 2 + math.floor(n / 62500), math.floor(n / 250) % 250, n % 250 + 1)
+  local body = string.format('{"hostname":"new-%d","mac_address":"52:54:01:%02x:%02x:%02x"}', n, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
+end
+`;
+
 export interface WrkResult {
   rps: number;
   p50: number;
