@@ -155,7 +155,7 @@ export class MachineService {
   private readonly touches = new Batcher<unknown[], RegisterResult | Pending>((batch) => this.touchMany(batch), { maxInFlight: 1 });
   // New machines likewise (an enrolment storm after a power cut): one transaction a batch. One in
   // flight, as they take the registration lock in turn anyway.
-  private readonly creations = new Batcher<unknown[], RegisterResult | "known" | "full">((batch) => this.createMany(batch), { maxInFlight: 1 });
+  private readonly creations = new Batcher<unknown[], RegisterResult | "full">((batch) => this.createMany(batch), { maxInFlight: 1 });
 
   constructor(
     private readonly db: Database,
@@ -174,19 +174,10 @@ export class MachineService {
     const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data), labels];
     // Unchanged re-registrations write no event, so they are batched without an actor.
     const withActor = [...params, actor.name, actor.address];
-    let result: RegisterResult | Pending = await this.touches.submit(params);
-    // "known" after a creation: another request created it meanwhile; "new" after an update: it
-    // was deleted meanwhile. Only a delete racing every attempt repeats this: a few are plenty.
-    for (let attempt = 1; typeof result === "string"; attempt++) {
-      if (attempt > 10) throw new Error(`machine ${ip} was created and deleted under every attempt to register it`);
-      if (result === "known") {
-        result = (await this.update(withActor)) ?? "new";
-      } else {
-        const created = await this.creations.submit(withActor);
-        if (created === "full") throw machineLimit(this.maxMachines);
-        result = created;
-      }
-    }
+    let result: RegisterResult | Pending | "full" = await this.touches.submit(params);
+    if (result === "known") result = (await this.update(withActor)) ?? "new"; // none: deleted meanwhile
+    if (result === "new") result = await this.creations.submit(withActor);
+    if (result === "full") throw machineLimit(this.maxMachines);
     this.announce(result, ip);
     return result;
   }
@@ -205,25 +196,40 @@ export class MachineService {
   /**
    * A batch of new IPs in one transaction under the registration lock, so count and insert are
    * one step for every instance on the database: the limit holds exactly however many arrive at
-   * once. A copy of an IP whose first copy was refused is refused too; every other row that was
-   * not created has its IP stored (before, or by this batch) and is updated by its caller.
+   * once. A row whose IP is stored after all (another request created it, maybe one of this
+   * batch) is updated here, under the lock, as the single-row path would: never refused for the
+   * limit then. If that row was deleted meanwhile, the next pass inserts it; nobody else can
+   * insert while the lock is held and nobody can delete what this transaction inserted, so a
+   * second pass settles every row.
    */
-  private async createMany(batch: unknown[][]): Promise<(RegisterResult | "known" | "full")[]> {
-    const columns = [0, 1, 2, 3, 4, 5, 6].map((c) => batch.map((params) => params[c]));
-    const rows = await this.db.transaction(async (tx) => {
+  private async createMany(batch: unknown[][]): Promise<(RegisterResult | "full")[]> {
+    return this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
-      return tx.query<MachineRow & { n: number; chosen: boolean; ip: unknown }>(INSERT_MACHINES, [...columns, this.maxMachines]);
+      const results: (RegisterResult | "full" | null)[] = batch.map(() => null);
+      for (let pass = 1; results.includes(null); pass++) {
+        if (pass > 3) throw new Error("new registrations did not settle in three passes under the registration lock");
+        const pending = batch.flatMap((_, i) => (results[i] === null ? [i] : []));
+        const outcomes = await this.insertNew(tx, pending.map((i) => batch[i]!));
+        for (const [k, i] of pending.entries()) results[i] = outcomes[k] === "known" ? await this.update(batch[i]!, tx) : outcomes[k]!;
+      }
+      return results as (RegisterResult | "full")[];
     });
-    const refused = new Set(rows.filter((r) => !r.chosen).map((r) => batch[r.n - 1]![0]));
-    const results = batch.map((params): RegisterResult | "known" | "full" => (refused.has(params[0]) ? "full" : "known"));
-    for (const { n, chosen: _, ip: _ip, ...row } of rows) {
+  }
+
+  /** INSERT_MACHINES for these rows: each created, refused (as is every copy of a refused IP), or known. */
+  private async insertNew(tx: Queryable, rows: unknown[][]): Promise<(RegisterResult | "known" | "full")[]> {
+    const columns = [0, 1, 2, 3, 4, 5, 6].map((c) => rows.map((params) => params[c]));
+    const fresh = await tx.query<MachineRow & { n: number; chosen: boolean; ip: unknown }>(INSERT_MACHINES, [...columns, this.maxMachines]);
+    const refused = new Set(fresh.filter((r) => !r.chosen).map((r) => rows[r.n - 1]![0]));
+    const results = rows.map((params): RegisterResult | "known" | "full" => (refused.has(params[0]) ? "full" : "known"));
+    for (const { n, chosen: _, ip: _ip, ...row } of fresh) {
       if (row.id != null) results[n - 1] = { machine: toMachine(row, this.groups), created: true, changed: true };
     }
     return results;
   }
 
-  private async update(params: unknown[]): Promise<RegisterResult | null> {
-    const [row] = await this.db.query<MachineRow & { changes: unknown; changed: boolean }>(UPDATE_BY_IP, params);
+  private async update(params: unknown[], q: Queryable = this.db): Promise<RegisterResult | null> {
+    const [row] = await q.query<MachineRow & { changes: unknown; changed: boolean }>(UPDATE_BY_IP, params);
     if (!row) return null;
     const { changes: _, changed, ...machine } = row;
     return { machine: toMachine(machine, this.groups), created: false, changed };
