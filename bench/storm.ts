@@ -6,7 +6,7 @@
 // 503. Targets: ≥ 2,000 new machines/s on PostgreSQL, ≥ 500 on PGlite.
 // BENCH_BASELINE_BINARY=<another build> runs the same storms on that build too, in the same run
 // (each case right after the other), so noise from other work on the machine hits both alike.
-import { ADMIN, newMachinesScript, requireTool, runAlone, startVxman, table, wrk, type Server } from "./lib.ts";
+import { ADMIN, newMachinesScript, procStats, requireTool, runAlone, startVxman, table, wrk, type Server } from "./lib.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_STORM_CONNECTIONS ?? 64);
@@ -23,9 +23,11 @@ async function machineCount(server: Server): Promise<number> {
 async function storm(storage: "postgres" | "pglite", maxMachines: number, seconds: number, binary?: string) {
   const server = await startVxman(storage, { MAX_MACHINES: String(maxMachines), PING_INTERVAL: "10s" }, binary);
   try {
+    const before = procStats(server.pid());
     const result = await wrk(server.base, newMachinesScript, { connections: CONNECTIONS, seconds, statuses: true });
+    const cpuPct = ((procStats(server.pid()).cpuS - before.cpuS) / seconds) * 100;
     await Bun.sleep(1000); // requests wrk gave up on at its deadline may still be answered
-    return { ...result, stored: await machineCount(server) };
+    return { ...result, cpuPct, stored: await machineCount(server) };
   } finally {
     await server.stop();
   }
@@ -40,7 +42,7 @@ export async function runStormBench(): Promise<string> {
     for (const [build, binary] of builds) {
       const free = await storm(storage, 1_000_000, SECONDS, binary);
       const created = free.statuses?.["201"] ?? 0;
-      rows.push([storage, build, "no limit", created / SECONDS, free.p50, free.p99, free.stored, statusText(free.statuses), free.errors]);
+      rows.push([storage, build, "no limit", created / SECONDS, free.p50, free.p99, `${free.cpuPct.toFixed(0)} %`, free.stored, statusText(free.statuses), free.errors]);
       // Every answer a 201, and the answered ones stored (those in flight at wrk's deadline may be too).
       if (created !== free.requests || free.stored < created || free.stored > created + CONNECTIONS) {
         failures.push(`${storage}, ${build}, no limit: ${created} of ${free.requests} answered 201, ${free.stored} stored`);
@@ -49,14 +51,14 @@ export async function runStormBench(): Promise<string> {
       const seconds = Math.min(120, Math.max(SECONDS, Math.ceil((3 * LIMIT) / Math.max(created / SECONDS, 1))));
       const full = await storm(storage, LIMIT, seconds, binary);
       const [ok, refused] = [full.statuses?.["201"] ?? 0, full.statuses?.["503"] ?? 0];
-      rows.push([storage, build, `MAX_MACHINES ${LIMIT}, ${seconds} s`, "", full.p50, full.p99, full.stored, statusText(full.statuses), full.errors]);
+      rows.push([storage, build, `MAX_MACHINES ${LIMIT}, ${seconds} s`, "", full.p50, full.p99, `${full.cpuPct.toFixed(0)} %`, full.stored, statusText(full.statuses), full.errors]);
       if (full.stored !== LIMIT || ok + refused !== full.requests || ok > LIMIT || ok < LIMIT - CONNECTIONS) {
         failures.push(`${storage}, ${build}, MAX_MACHINES ${LIMIT}: ${full.stored} stored, answers ${statusText(full.statuses)}`);
       }
     }
   }
   const title = `Registration storm (wrk, ${CONNECTIONS} connections, ${SECONDS} s without a limit, a new loopback IP every request; compiled binary, monitor at 10 s)`;
-  const out = table(title, ["storage", "build", "case", "new machines/s", "p50 ms", "p99 ms", "stored after", "answers", "socket errors"], rows);
+  const out = table(title, ["storage", "build", "case", "new machines/s", "p50 ms", "p99 ms", "vxman CPU (of one core)", "stored after", "answers", "socket errors"], rows);
   if (failures.length) throw new Error(`${out}\nwrong outcome:\n${failures.join("\n")}`);
   return out + `\ntarget: ≥ 2,000 new machines/s on PostgreSQL, ≥ 500 on PGlite; with MAX_MACHINES exactly ${LIMIT} stored, every other answer 503\n`;
 }
