@@ -81,6 +81,7 @@ export async function wrk(url: string, script: string, opts: { threads?: number;
   const proc = Bun.spawn(["wrk", `-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${opts.seconds ?? 10}s`, "-s", file, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
+  await Bun.file(file).delete();
   const line = out.split("\n").find((l) => l.startsWith("JSON "));
   if (!line) throw new Error(`wrk printed no summary:\n${out}\n${await new Response(proc.stderr).text()}`);
   return JSON.parse(line.slice(5));
