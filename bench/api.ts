@@ -1,6 +1,6 @@
 // Registration throughput and latency (wrk), on PostgreSQL and on PGlite, and the list of
 // 10,000 machines — with the monitor watching every registered loopback machine meanwhile.
-import { ADMIN, procStats, requireTool, runAlone, seed, startVxman, table, wrk } from "./lib.ts";
+import { ADMIN, newMachinesScript, procStats, requireTool, runAlone, seed, startVxman, table, wrk } from "./lib.ts";
 
 const MACHINES = 10_000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -12,17 +12,6 @@ request = function()
   local n = math.random(0, ${count - 1})
   local ip = string.format("127.1.%d.%d", math.floor(n / 250), n % 250 + 1)
   local body = string.format('{"hostname":"node-%d","mac_address":"52:54:00:%02x:%02x:%02x"}', n, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
-  return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
-end
-`;
-
-// PUT new IPs only (127.2.x.y and up): every request a registration.
-const createScript = `
-local n = 0
-request = function()
-  n = n + 1
-  local ip = string.format("127.%d.%d.%d", 2 + math.floor(n / 65000), math.floor(n / 250) % 260, n % 250 + 1)
-  local body = string.format('{"hostname":"new-%d","mac_address":"52:54:01:%02x:%02x:%02x"}', n, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
   return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
 end
 `;
@@ -50,7 +39,7 @@ export async function runApiBench(): Promise<string> {
       const before = procStats(server.pid());
       const update = await wrk(`${server.base}`, updateScript(MACHINES), { connections: 32, seconds: SECONDS });
       const mid = procStats(server.pid());
-      const create = await wrk(`${server.base}`, createScript, { connections: 32, seconds: SECONDS });
+      const create = await wrk(`${server.base}`, newMachinesScript, { connections: 32, seconds: SECONDS });
       rows.push([storage, "PUT update (re-register)", update.rps, update.p50, update.p99, update.errors + update.non2xx, `server CPU ${(((mid.cpuS - before.cpuS) / SECONDS) * 100).toFixed(0)}%`]);
       rows.push([storage, "PUT new machine", create.rps, create.p50, create.p99, create.errors + create.non2xx, ""]);
       rows.push([storage, `GET list of ${MACHINES.toLocaleString()} machines (4 connections)`, list.rps, list.p50, list.p99, list.errors + list.non2xx, `alone: median ${[...single].sort((a, b) => a - b)[2]!.toFixed(1)} ms of 5`]);

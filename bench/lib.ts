@@ -51,6 +51,17 @@ export async function seed(base: string, count: number, parallel = 50): Promise<
   await Promise.all(Array.from({ length: parallel }, worker));
 }
 
+/** wrk: PUT a new IP every request (127.2.0.1 and up, 62,500 a /8 block; seed() uses 127.1.x.y). */
+export const newMachinesScript = `
+local n = 0
+request = function()
+  n = n + 1
+  local ip = string.format("127.%d.%d.%d", 2 + math.floor(n / 62500), math.floor(n / 250) % 250, n % 250 + 1)
+  local body = string.format('{"hostname":"new-%d","mac_address":"52:54:01:%02x:%02x:%02x"}', n, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
+end
+`;
+
 export interface WrkResult {
   rps: number;
   p50: number;
@@ -58,26 +69,44 @@ export interface WrkResult {
   errors: number;
   non2xx: number;
   requests: number;
+  /** With `statuses: true`: how many responses had each HTTP status. */
+  statuses?: Record<string, number>;
 }
 
-/** wrk with a Lua script; the script's done() prints one "JSON {...}" line. */
-export async function wrk(url: string, script: string, opts: { threads?: number; connections?: number; seconds?: number } = {}): Promise<WrkResult> {
+/** wrk with a Lua script; the script's done() prints one "JSON {...}" line. `statuses: true`
+ *  tallies every response's status (wrk's own summary lumps all non-2xx together). */
+export async function wrk(url: string, script: string, opts: { threads?: number; connections?: number; seconds?: number; statuses?: boolean } = {}): Promise<WrkResult> {
   const file = join(process.env.TMPDIR ?? "/tmp", `vxman-wrk-${process.pid}-${Date.now()}.lua`);
-  await Bun.write(file, script + WRK_DONE);
+  await Bun.write(file, script + (opts.statuses ? WRK_STATUSES : "") + WRK_DONE);
   const proc = Bun.spawn(["wrk", `-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${opts.seconds ?? 10}s`, "-s", file, url], { stdout: "pipe", stderr: "pipe" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
+  await Bun.file(file).delete();
   const line = out.split("\n").find((l) => l.startsWith("JSON "));
   if (!line) throw new Error(`wrk printed no summary:\n${out}\n${await new Response(proc.stderr).text()}`);
   return JSON.parse(line.slice(5));
 }
 
+// Each thread counts in its own Lua state; done() adds them up through thread:get.
+const WRK_STATUSES = `
+threads = {}
+setup = function(thread) table.insert(threads, thread) end
+statuses = {}
+response = function(status) statuses[status] = (statuses[status] or 0) + 1 end
+`;
+
 const WRK_DONE = `
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('JSON {"rps":%.1f,"p50":%.3f,"p99":%.3f,"errors":%d,"non2xx":%d,"requests":%d}\\n',
+  local total, parts = {}, {}
+  for _, thread in ipairs(threads or {}) do
+    for status, n in pairs(thread:get("statuses")) do total[status] = (total[status] or 0) + n end
+  end
+  for status, n in pairs(total) do table.insert(parts, string.format('"%d":%d', status, n)) end
+  io.write(string.format('JSON {"rps":%.1f,"p50":%.3f,"p99":%.3f,"errors":%d,"non2xx":%d,"requests":%d%s}\\n',
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
+    e.connect + e.read + e.write + e.timeout, e.status, summary.requests,
+    threads and string.format(',"statuses":{%s}', table.concat(parts, ",")) or ""))
 end
 `;
 

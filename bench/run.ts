@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   outage: async () => (await import("./outage.ts")).runOutageBench(),
   cluster: async () => (await import("./cluster.ts")).runClusterBench(),
   jobs: async () => (await import("./jobs.ts")).runJobsBench(),
+  storm: async () => (await import("./storm.ts")).runStormBench(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,5 +1,5 @@
-// The group-commit batcher: alone a request goes at once; requests arriving while a batch runs
-// go together in the next one; each caller gets its own answer, or its batch's error.
+// The group-commit batcher: requests of one turn of the event loop go together; requests arriving
+// while a batch runs go together in the next one; each caller gets its own answer, or its batch's error.
 import { expect, test } from "bun:test";
 import { Batcher } from "../../src/db/batcher.ts";
 
@@ -15,16 +15,20 @@ function recordingBatcher(maxBatch?: number) {
   return { batcher, batches, release: () => release() };
 }
 
-test("the first request runs alone; those arriving meanwhile form the next batch, in order", async () => {
+test("requests of one turn go together; those arriving meanwhile form the next batch, in order", async () => {
   const { batcher, batches, release } = recordingBatcher();
-  const answers = [1, 2, 3, 4].map((n) => batcher.submit(n));
+  const answers = [1, 2].map((n) => batcher.submit(n));
+  expect(batches).toEqual([]); // not before the turn ends: PGlite's requests would each go alone
   await Bun.sleep(0);
-  expect(batches).toEqual([[1]]);
+  expect(batches).toEqual([[1, 2]]);
+  answers.push(...[3, 4, 5].map((n) => batcher.submit(n)));
+  await Bun.sleep(0);
+  expect(batches).toEqual([[1, 2]]);
   release();
   await Bun.sleep(0);
-  expect(batches).toEqual([[1], [2, 3, 4]]);
+  expect(batches).toEqual([[1, 2], [3, 4, 5]]);
   release();
-  expect(await Promise.all(answers)).toEqual(["answer 1", "answer 2", "answer 3", "answer 4"]);
+  expect(await Promise.all(answers)).toEqual(["answer 1", "answer 2", "answer 3", "answer 4", "answer 5"]);
 });
 
 test("a batch never exceeds maxBatch", async () => {
@@ -35,7 +39,7 @@ test("a batch never exceeds maxBatch", async () => {
     release();
   }
   expect(await Promise.all(answers)).toHaveLength(5);
-  expect(batches).toEqual([[1], [2, 3], [4, 5]]);
+  expect(batches).toEqual([[1, 2], [3, 4], [5]]);
 });
 
 test("a failed batch rejects its own callers only; the next batch still runs", async () => {
@@ -47,6 +51,7 @@ test("a failed batch rejects its own callers only; the next batch still runs", a
     return inputs.map((n) => n * 10);
   });
   const first = batcher.submit(1);
+  await Bun.sleep(0); // the first batch has started: the others go in the next
   const rest = [2, 3].map((n) => batcher.submit(n));
   await expect(first).rejects.toThrow("database unavailable");
   expect(await Promise.all(rest)).toEqual([20, 30]);

@@ -50,26 +50,32 @@ const REGISTRATION_LOCK = 0x7678_7267; // "vxrg"
 
 // The common case: a machine re-registers with exactly what it had; only last_seen moves. Run
 // batched (db/batcher.ts): one statement for every re-registration waiting. A request whose row
-// does not come back (something changed, an unknown IP, or a second request for the same IP in
-// the batch: only one of them joins) takes the single-row paths below, which handle them all.
+// does not come back as a hit (something changed, or a second request for the same IP in the
+// batch: only one of them joins) takes the single-row update below; an IP not stored at all comes
+// back without a machine, so a new machine goes straight to the batched creation (an enrolment
+// storm is all new IPs: one update statement each, missing, would be most of its cost).
 // Rows are locked in id order, as every statement that updates many machines does, so a batch
 // and the monitor's status writes (or batches side by side) cannot deadlock. NO KEY UPDATE, the
 // lock a plain UPDATE takes: FOR UPDATE would also wait on the foreign-key checks of the
 // monitor's big state writes (and deadlock with them: seen in the bench).
 const TOUCH_UNCHANGED = `
-WITH hit AS (
+WITH t AS (
+  SELECT * FROM unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[], $5::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, labels, n)
+), hit AS (
   SELECT m.id, t.n, p.consecutive_failures, p.last_rtt_ms, p.last_checked_at, p.next_check_at, p.last_reply_at
   FROM machines m
-  JOIN unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[], $5::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, labels, n)
-    ON m.ip_address = t.ip AND m.hostname = t.hostname AND m.mac_address = t.mac
+  JOIN t ON m.ip_address = t.ip AND m.hostname = t.hostname AND m.mac_address = t.mac
    AND (t.extra IS NULL OR m.extra_data = t.extra::jsonb)
    AND (t.labels IS NULL OR m.labels = string_to_array(t.labels, E'\n'))
   LEFT JOIN ping_state p ON p.machine_id = m.id
   ORDER BY m.id FOR NO KEY UPDATE OF m
+), touched AS (
+  -- The hit rows carry the ping state, so they stand in for ping_state \`p\` in MACHINE_COLUMNS.
+  UPDATE machines m SET last_seen = now() FROM hit AS p WHERE m.id = p.id
+  RETURNING p.n AS hit, ${MACHINE_COLUMNS}
 )
--- The hit rows carry the ping state, so they stand in for ping_state \`p\` in MACHINE_COLUMNS.
-UPDATE machines m SET last_seen = now() FROM hit AS p WHERE m.id = p.id
-RETURNING p.n::int AS n, ${MACHINE_COLUMNS}`;
+SELECT t.n::int AS n, touched.* FROM t LEFT JOIN touched ON touched.hit = t.n
+WHERE touched.hit IS NOT NULL OR NOT EXISTS (SELECT FROM machines m WHERE m.ip_address = t.ip)`;
 
 // Update a known IP in one statement: the new values, last_seen, and an `updated` event with
 // old and new values of whatever changed. Returns no row when the IP is not registered.
@@ -100,18 +106,41 @@ WITH old AS (
 )
 SELECT *, changes <> '{}'::jsonb AS changed FROM upd`;
 
-const INSERT_MACHINE = `
-WITH ins AS (
+// New machines, a batch at a time (see createMany), under the registration lock: the first copy
+// of each IP not stored yet ("fresh"), as many as the limit has room for in arrival order, each
+// with its `registered` event. Room is counted up to the limit only: the count's cost is bounded
+// by MAX_MACHINES, not by the size of the table. Returns every fresh row, created or not.
+const INSERT_MACHINES = `
+WITH t AS (
+  SELECT * FROM unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[], $5::text[], $6::text[], $7::text[])
+    WITH ORDINALITY AS t(ip, hostname, mac, extra, labels, actor, actor_address, n)
+), fresh AS (
+  SELECT DISTINCT ON (ip) * FROM t WHERE NOT EXISTS (SELECT FROM machines m WHERE m.ip_address = t.ip) ORDER BY ip, n
+), chosen AS (
+  SELECT * FROM fresh ORDER BY n
+  LIMIT greatest(0, $8::int - (SELECT count(*) FROM (SELECT FROM machines LIMIT $8::int) stored))
+), ins AS (
   INSERT INTO machines AS m (hostname, ip_address, mac_address, extra_data, labels)
-  VALUES ($1, $2::inet, $3::macaddr, coalesce($4::text::jsonb, '{}'::jsonb), coalesce(string_to_array($5, E'\n'), '{}'))
+  SELECT hostname, ip, mac, coalesce(extra::jsonb, '{}'::jsonb), coalesce(string_to_array(labels, E'\n'), '{}') FROM chosen ORDER BY n
   ON CONFLICT (ip_address) DO NOTHING
-  RETURNING ${MACHINE_COLUMNS_OF_M}
+  RETURNING m.ip_address AS ip, ${MACHINE_COLUMNS_OF_M}
 ), event AS (
   INSERT INTO events (kind, machine_id, ip_address, hostname, details, actor, actor_address)
-  SELECT 'registered', id, ip_address::inet, hostname, jsonb_build_object('mac_address', mac_address, 'extra_data', extra_data, 'labels', to_jsonb(labels)), $6, $7
-  FROM ins
+  SELECT 'registered', ins.id, ins.ip, ins.hostname,
+         jsonb_build_object('mac_address', ins.mac_address, 'extra_data', ins.extra_data, 'labels', to_jsonb(ins.labels)), c.actor, c.actor_address
+  FROM ins JOIN chosen c ON c.ip = ins.ip
 )
-SELECT * FROM ins`;
+SELECT f.n::int AS n, c.n IS NOT NULL AS chosen, ins.*
+FROM fresh f LEFT JOIN chosen c ON c.n = f.n LEFT JOIN ins ON ins.ip = f.ip`;
+
+function machineLimit(max: number): ApiError {
+  return new ApiError(503, "machine_limit", `vxman holds its limit of ${max} machines (MAX_MACHINES); delete unused machines or raise the limit.`, undefined, {
+    "retry-after": "3600",
+  });
+}
+
+/** A registration not answered yet: its IP is stored (update it) or it is not (create it). */
+type Pending = "known" | "new";
 
 export interface RegisterResult {
   machine: Machine;
@@ -123,7 +152,10 @@ export interface RegisterResult {
 export class MachineService {
   // One batch in flight at a time: measured side by side (wrk, 32 connections, PostgreSQL), one
   // gave the best p99 (19-27 ms, against 27-42 with 4 and 45-70 with 8) at a similar throughput.
-  private readonly touches = new Batcher<unknown[], RegisterResult | null>((batch) => this.touchMany(batch), { maxInFlight: 1 });
+  private readonly touches = new Batcher<unknown[], RegisterResult | Pending>((batch) => this.touchMany(batch), { maxInFlight: 1 });
+  // New machines likewise (an enrolment storm after a power cut): one transaction a batch. One in
+  // flight, as they take the registration lock in turn anyway.
+  private readonly creations = new Batcher<unknown[], RegisterResult | "full">((batch) => this.createMany(batch), { maxInFlight: 1 });
 
   constructor(
     private readonly db: Database,
@@ -142,17 +174,57 @@ export class MachineService {
     const params = [ip, body.hostname, normalizeMac(body.mac_address), body.extra_data === undefined ? null : JSON.stringify(body.extra_data), labels];
     // Unchanged re-registrations write no event, so they are batched without an actor.
     const withActor = [...params, actor.name, actor.address];
-    const result = (await this.touches.submit(params)) ?? (await this.update(withActor)) ?? (await this.insert(withActor));
+    let result: RegisterResult | Pending | "full" = await this.touches.submit(params);
+    if (result === "known") result = (await this.update(withActor)) ?? "new"; // none: deleted meanwhile
+    if (result === "new") result = await this.creations.submit(withActor);
+    if (result === "full") throw machineLimit(this.maxMachines);
     this.announce(result, ip);
     return result;
   }
 
-  /** One statement for a batch of re-registrations; null for each one that did not match. */
-  private async touchMany(batch: unknown[][]): Promise<(RegisterResult | null)[]> {
+  /** One statement for a batch of re-registrations: each one a hit, or known, or new. */
+  private async touchMany(batch: unknown[][]): Promise<(RegisterResult | Pending)[]> {
     const columns = [0, 1, 2, 3, 4].map((c) => batch.map((params) => params[c]));
-    const rows = await this.db.query<MachineRow & { n: number }>(TOUCH_UNCHANGED, columns);
-    const results: (RegisterResult | null)[] = batch.map(() => null);
-    for (const { n, ...row } of rows) results[n - 1] = { machine: toMachine(row, this.groups), created: false, changed: false };
+    const rows = await this.db.query<MachineRow & { n: number; hit: unknown }>(TOUCH_UNCHANGED, columns);
+    const results: (RegisterResult | Pending)[] = batch.map(() => "known");
+    for (const { n, hit, ...row } of rows) {
+      results[n - 1] = hit == null ? "new" : { machine: toMachine(row, this.groups), created: false, changed: false };
+    }
+    return results;
+  }
+
+  /**
+   * A batch of new IPs in one transaction under the registration lock, so count and insert are
+   * one step for every instance on the database: the limit holds exactly however many arrive at
+   * once. A row whose IP is stored after all (another request created it, maybe one of this
+   * batch) is updated here, under the lock, as the single-row path would: never refused for the
+   * limit then. If that row was deleted meanwhile, the next pass inserts it; nobody else can
+   * insert while the lock is held and nobody can delete what this transaction inserted, so a
+   * second pass settles every row.
+   */
+  private async createMany(batch: unknown[][]): Promise<(RegisterResult | "full")[]> {
+    return this.db.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
+      const results: (RegisterResult | "full" | null)[] = batch.map(() => null);
+      for (let pass = 1; results.includes(null); pass++) {
+        if (pass > 3) throw new Error("new registrations did not settle in three passes under the registration lock");
+        const pending = batch.flatMap((_, i) => (results[i] === null ? [i] : []));
+        const outcomes = await this.insertNew(tx, pending.map((i) => batch[i]!));
+        for (const [k, i] of pending.entries()) results[i] = outcomes[k] === "known" ? await this.update(batch[i]!, tx) : outcomes[k]!;
+      }
+      return results as (RegisterResult | "full")[];
+    });
+  }
+
+  /** INSERT_MACHINES for these rows: each created, refused (as is every copy of a refused IP), or known. */
+  private async insertNew(tx: Queryable, rows: unknown[][]): Promise<(RegisterResult | "known" | "full")[]> {
+    const columns = [0, 1, 2, 3, 4, 5, 6].map((c) => rows.map((params) => params[c]));
+    const fresh = await tx.query<MachineRow & { n: number; chosen: boolean; ip: unknown }>(INSERT_MACHINES, [...columns, this.maxMachines]);
+    const refused = new Set(fresh.filter((r) => !r.chosen).map((r) => rows[r.n - 1]![0]));
+    const results = rows.map((params): RegisterResult | "known" | "full" => (refused.has(params[0]) ? "full" : "known"));
+    for (const { n, chosen: _, ip: _ip, ...row } of fresh) {
+      if (row.id != null) results[n - 1] = { machine: toMachine(row, this.groups), created: true, changed: true };
+    }
     return results;
   }
 
@@ -161,37 +233,6 @@ export class MachineService {
     if (!row) return null;
     const { changes: _, changed, ...machine } = row;
     return { machine: toMachine(machine, this.groups), created: false, changed };
-  }
-
-  /**
-   * A new IP, under the registration lock, so nobody else can create it meanwhile: update it if
-   * a concurrent request created it after all (never refused for the limit then), else check the
-   * limit and insert. A concurrent delete is ordered by the update's row lock.
-   */
-  private async insert(params: unknown[]): Promise<RegisterResult> {
-    const [ip, hostname, mac, extra, labels, actorName, actorAddress] = params;
-    return this.db.transaction(async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
-      const updated = await this.update(params, tx);
-      if (updated) return updated;
-      await this.checkLimit(tx);
-      const [row] = await tx.query<MachineRow>(INSERT_MACHINE, [hostname, ip, mac, extra, labels, actorName, actorAddress]);
-      if (!row) throw new Error(`machine ${ip} was created while the registration lock was held`);
-      return { machine: toMachine(row, this.groups), created: true, changed: true };
-    });
-  }
-
-  private async checkLimit(tx: Queryable) {
-    const [{ count } = { count: 0 }] = await tx.query<{ count: number }>("SELECT count(*)::int AS count FROM machines");
-    if (count >= this.maxMachines) {
-      throw new ApiError(
-        503,
-        "machine_limit",
-        `vxman holds its limit of ${this.maxMachines} machines (MAX_MACHINES); delete unused machines or raise the limit.`,
-        undefined,
-        { "retry-after": "3600" },
-      );
-    }
   }
 
   private announce({ machine, created, changed }: RegisterResult, ip: string) {
