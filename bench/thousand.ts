@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { loopback, procStats, runAlone, seed, startVxman, table } from "./lib.ts";
 
-const MACHINES = 1000;
+export const MACHINES = 1000;
 const SECONDS = Number(process.env.BENCH_THOUSAND_SECONDS ?? 120);
 const CASES = (process.env.BENCH_THOUSAND_CASES ?? "pglite:20,postgres:20,pglite:60,postgres:60").split(",").map((c) => {
   const [storage, interval] = c.split(":");
@@ -23,7 +23,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** fping in loop mode on the same hosts at the same rate: % of one core over `seconds`. */
-async function fpingCpuPercent(hosts: string[], intervalS: number, seconds: number): Promise<number> {
+export async function fpingCpuPercent(hosts: string[], intervalS: number, seconds: number): Promise<number> {
   const file = `/tmp/vxman-thousand-hosts-${process.pid}.txt`;
   await Bun.write(file, hosts.join("\n") + "\n");
   const gapMs = Math.max(1, Math.floor((intervalS * 1000) / hosts.length));
@@ -40,15 +40,17 @@ async function fpingCpuPercent(hosts: string[], intervalS: number, seconds: numb
   }
 }
 
-async function vxmanRun(storage: "pglite" | "postgres", intervalS: number, binary?: string): Promise<{ cpuPct: number; rssMb: number }> {
+/** The binary watching 1,000 loopback machines every `intervalS`: its CPU over `seconds` after
+ *  one interval (every machine checked once since its registration). */
+export async function vxmanRun(storage: "pglite" | "postgres", intervalS: number, binary?: string, seconds = SECONDS): Promise<{ cpuPct: number; rssMb: number }> {
   const server = await startVxman(storage, { MAX_MACHINES: "10000", PING_INTERVAL: `${intervalS}s` }, binary);
   try {
     await seed(server.base, MACHINES, 10);
-    await Bun.sleep((intervalS + 10) * 1000); // every machine checked once since its registration
+    await Bun.sleep((intervalS + 10) * 1000);
     const before = procStats(server.pid());
-    await Bun.sleep(SECONDS * 1000);
+    await Bun.sleep(seconds * 1000);
     const after = procStats(server.pid());
-    return { cpuPct: ((after.cpuS - before.cpuS) / SECONDS) * 100, rssMb: after.rssMb };
+    return { cpuPct: ((after.cpuS - before.cpuS) / seconds) * 100, rssMb: after.rssMb };
   } finally {
     await server.stop();
   }

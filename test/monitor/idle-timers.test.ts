@@ -92,3 +92,63 @@ describe("event-loop lag from the work's own timers", () => {
     expect(lag.take().count).toBe(0); // a reading starts a new window
   });
 });
+
+describe("how soon the monitor's writer writes", () => {
+  /** A database that remembers each statement's machine ids ($1 of the writer's flush). */
+  function recordingDb() {
+    const flushes: number[][] = [];
+    const db = { kind: "pglite", query: async (_sql: string, params: unknown[] = []) => (flushes.push(params[0] as number[]), []) } as unknown as Database;
+    return { db, flushes };
+  }
+  const check = (machineId: number, failures: number) => {
+    const now = Date.now();
+    return { machineId, failures, intervalMs: 1000, nextCheckAt: now + 1000, lastCheckedAt: now, lastReplyAt: failures ? null : now, lastRttMs: 0.1 };
+  };
+
+  test("healthy checks wait for the period; a failing machine's count goes within a second, with them", async () => {
+    const { db, flushes } = recordingDb();
+    const writer = new StateWriter(db, silentLogger, { holder: "test", flushEveryMs: 60_000 });
+    writer.start();
+    for (let id = 1; id <= 3; id++) writer.recordCheck(check(id, 0), 0.1);
+    await Bun.sleep(1_500);
+    expect(flushes).toEqual([]); // the 60 s period: nothing yet
+    writer.recordCheck(check(4, 1), null, true); // failing, not yet unreachable
+    await waitFor("the failing machine's flush", () => flushes.length === 1, 5_000, 20);
+    expect(flushes[0]!.sort()).toEqual([1, 2, 3, 4]); // one statement takes everything waiting
+    expect(writer.pending).toBe(0);
+    await writer.stop();
+  });
+
+  test("a batch of 5,000 machines is written at once, whatever the period", async () => {
+    const { db, flushes } = recordingDb();
+    const writer = new StateWriter(db, silentLogger, { holder: "test", flushEveryMs: 60_000 });
+    writer.start();
+    for (let id = 1; id <= 5_000; id++) writer.recordCheck(check(id, 0), 0.1);
+    await waitFor("the early flush", () => flushes.length === 1, 5_000, 20);
+    expect(flushes[0]).toHaveLength(5_000);
+    await writer.stop();
+  });
+});
+
+describe("the live hub with no dashboard open", () => {
+  test("applies each change at once, with no coalescing timer; a dashboard opening then starts from it", async () => {
+    const { ChangeFeed } = await import("../../src/changes.ts");
+    const { LiveHub } = await import("../../src/live/hub.ts");
+    const feed = new ChangeFeed();
+    const machine = { id: 1, hostname: "a", status: "active", recent_checks: "", last_rtt_ms: null } as never;
+    const hub = await LiveHub.start({
+      feed, loadMachines: async () => [machine], config: { wsMaxPerIp: 10, trustProxy: false }, log: silentLogger,
+      monitoring: () => ({ monitoring: true }) as never,
+    });
+    const counts = countTimers();
+    for (let i = 0; i < 3; i++) {
+      feed.publish({ type: "status_update", machine_id: 1, status: "active", is_alive: true, response_time: 0.1, checked: true, last_seen: new Date().toISOString(), consecutive_failures: 0, last_checked_at: null, next_check_at: null });
+    }
+    await Bun.sleep(150); // longer than the coalescing window
+    expect(counts).toEqual({ timeouts: 0, intervals: 0 });
+    const snapshot = JSON.parse(hub.snapshot());
+    expect(snapshot.seq).toBe(3);
+    expect(snapshot.machines[0].recent_checks).toBe("111");
+    hub.close();
+  });
+});
