@@ -27,9 +27,9 @@ export class WakeTimer {
     this.#at(Date.now());
   }
 
-  /** Run soon (pokes that arrive together make one pass). */
-  soon(): void {
-    this.#at(Date.now() + POKE_DELAY_MS);
+  /** Run soon (pokes that arrive together make one pass), or within `delayMs`. */
+  soon(delayMs = POKE_DELAY_MS): void {
+    this.#at(Date.now() + delayMs);
   }
 
   /** Run now and wait for it (a pass already running is waited for, then one more runs). */

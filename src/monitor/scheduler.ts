@@ -84,12 +84,15 @@ function iso(ms: number): string {
   return lastIso;
 }
 
-// The loop sleeps until the next machine is due, but never less than this nor more than a
-// second: checks due within 100 ms go out together, in one wake-up (and their replies come back
-// together to the receiver thread). 1,000 machines at 20 s were 50 wake-ups a second at 10 ms,
-// now 10: the whole process went from 3.7 % to 2.8 % of a core (docs/performance.md). A check
-// is at most 100 ms late, against intervals of seconds that are jittered by ±10 % anyway.
+// The loop sleeps until the next machine is due, but never less than a tick after its last
+// wake-up nor more than a second. A tick is 1 % of the check interval, 100 ms to 1 s (600 ms at
+// the seed's 60 s): the checks due within it go out together in one wake-up, and their replies
+// come back together to the receiver thread. With 1,000 machines a tick of 10 ms woke the
+// process 50 times a second, the largest part of its cost (docs/performance.md). A check is at
+// most 1 % of its interval late; intervals are jittered by ±10 % anyway. A new machine and a
+// segment's nudge wake the loop within MIN_TICK_MS.
 const MIN_TICK_MS = 100;
+const TICK_SHARE_OF_INTERVAL = 0.01;
 const MAX_TICK_MS = 1000;
 /** Machines overdue when adopted (a restart, a takeover) are spread over at most this long, not
  *  checked in one burst; short enough that a takeover checks them well within a lease period. */
@@ -105,12 +108,15 @@ export class Monitor {
   /** When the pending timer fires (Infinity: none pending). */
   #wakeAt = Infinity;
   #lastTick = 0;
+  /** The shortest sleep between two scheduled wake-ups (see TICK_SHARE_OF_INTERVAL). */
+  readonly #tickMs: number;
   #stopped = false;
   #unsubscribe: () => void = () => {};
 
   private constructor(private readonly deps: MonitorDeps) {
     this.#writer = new StateWriter(deps.db, deps.log, { holder: deps.instanceId });
     this.#segments = deps.options.segments ? new Segments(deps.options.segments, deps.options.intervalMs) : undefined;
+    this.#tickMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.round(deps.options.intervalMs * TICK_SHARE_OF_INTERVAL)));
   }
 
   /** Watches nothing until it is given shards (adopt). */
@@ -225,7 +231,7 @@ export class Monitor {
     if (this.#watched.has(id)) return;
     const { intervalMs } = this.deps.options;
     this.#watched.set(id, { id, ip, status: "active", failures: 0, intervalMs, nextCheckAt: now, lastCheckedAt: null, lastReplyAt: null, lastRttMs: null, lastSeen: now, checking: null });
-    this.#wakeBy(now);
+    this.#wakeBy(now, MIN_TICK_MS);
   }
 
   #unwatch(id: number) {
@@ -242,10 +248,10 @@ export class Monitor {
     this.#apply(w, afterSuccess(w, this.deps.options), { isAlive: true, rttMs: w.lastRttMs, sampled: false, firstCheck: false, detail: via });
   }
 
-  /** Make sure the loop runs by `at` (but not more often than every MIN_TICK_MS). */
-  #wakeBy(at: number) {
+  /** Make sure the loop runs by `at`, but no sooner than `tickMs` after its last wake-up. */
+  #wakeBy(at: number, tickMs = this.#tickMs) {
     if (this.#stopped || !this.deps.prober) return;
-    const when = Math.max(at, this.#lastTick + MIN_TICK_MS);
+    const when = Math.max(at, this.#lastTick + tickMs);
     if (when >= this.#wakeAt) return;
     clearTimeout(this.#timer);
     this.#wakeAt = when;
@@ -329,7 +335,7 @@ export class Monitor {
       n.nextCheckAt = now;
       due = true;
     }
-    if (due) this.#wakeBy(now);
+    if (due) this.#wakeBy(now, MIN_TICK_MS);
   }
 
   /** Move a machine to its new health: schedule, write, log, publish. */

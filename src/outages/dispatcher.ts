@@ -100,9 +100,9 @@ export class Dispatcher {
     this.#timer.start();
   }
 
-  /** Something happened (a transition written, a registration): a pass soon. */
-  poke(): void {
-    this.#timer.soon();
+  /** Something happened (a transition written, a registration): a pass soon, or within `delayMs`. */
+  poke(delayMs?: number): void {
+    this.#timer.soon(delayMs);
   }
 
   async stop(): Promise<void> {
