@@ -191,6 +191,8 @@ export const SETTINGS = {
   pingInterval: setting("PING_INTERVAL", duration(10, DAY), 60 * SECOND, "Time between checks of a healthy machine.", "60s"),
   pingTimeout: setting("PING_TIMEOUT", duration(10, 60 * SECOND), 1 * SECOND, "How long to wait for an echo reply.", "1s"),
   backoffMax: setting("BACKOFF_MAX", duration(10, 7 * DAY), 3600 * SECOND, "Longest interval after repeated failures.", "3600s"),
+  monitorWriteInterval: setting("MONITOR_WRITE_INTERVAL", duration(10, 60 * SECOND), 5 * SECOND,
+    "How often healthy machines' check results are written (failing ones within 1 s); a crash loses at most this much.", "5s"),
   failureThreshold: setting("FAILURE_THRESHOLD", integer(1, 100), 3, "Consecutive failures that make a machine unreachable."),
   maxParallelPings: setting("MAX_PARALLEL_PINGS", integer(1, 10_000), 100, "Echo requests in flight at most."),
   sampleRetention: setting("SAMPLE_RETENTION", duration(60 * SECOND, 366 * DAY), 7 * DAY, "How long RTT samples are kept.", "7d"),

@@ -212,6 +212,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         intervalMs: config.pingInterval,
         timeoutMs: config.pingTimeout,
         backoffMaxMs: config.backoffMax,
+        writeIntervalMs: config.monitorWriteInterval,
         failureThreshold: config.failureThreshold,
         segments: groupOptions(config),
       },

@@ -28,6 +28,8 @@ export class MonitoringOffError extends Error {}
 
 export interface MonitorOptions extends Policy {
   timeoutMs: number;
+  /** How often healthy machines' check results are written (MONITOR_WRITE_INTERVAL). */
+  writeIntervalMs?: number;
   /** How machines form segments (GROUP_BY): neighbours are checked together (segments.ts). */
   segments?: GroupOptions;
 }
@@ -114,7 +116,7 @@ export class Monitor {
   #unsubscribe: () => void = () => {};
 
   private constructor(private readonly deps: MonitorDeps) {
-    this.#writer = new StateWriter(deps.db, deps.log, { holder: deps.instanceId });
+    this.#writer = new StateWriter(deps.db, deps.log, { holder: deps.instanceId, flushEveryMs: deps.options.writeIntervalMs });
     this.#segments = deps.options.segments ? new Segments(deps.options.segments, deps.options.intervalMs) : undefined;
     this.#tickMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.round(deps.options.intervalMs * TICK_SHARE_OF_INTERVAL)));
   }

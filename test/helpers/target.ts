@@ -78,10 +78,10 @@ async function openInProcess(kind: "pglite" | "postgres", env: Record<string, st
 async function openBinary(env: Record<string, string>): Promise<Target> {
   const url = await (await sharedPgCluster()).createDatabase();
   const adminToken = env.ADMIN_TOKEN ?? ADMIN_TOKEN;
-  const served = await serveBinary({ DATABASE_URL: url, ADMIN_TOKEN: adminToken, RATE_LIMIT: "0", PING_INTERVAL: "1d", ...env });
+  const served = await serveBinary({ DATABASE_URL: url, ADMIN_TOKEN: adminToken, RATE_LIMIT: "0", PING_INTERVAL: "1d", MONITOR_WRITE_INTERVAL: "200ms", ...env });
   const db = openPostgres({ url, max: 2 });
   // With PING_INTERVAL=1d the monitor writes only after a machine is registered or touched (its
-  // first check); settle() waits only then.
+  // first check); settle() waits only then, for a write that MONITOR_WRITE_INTERVAL keeps short.
   let monitorBusy = false;
   const request: Target["request"] = async (method, path, init = {}) => {
     const headers: Record<string, string> = { ...init.headers };
