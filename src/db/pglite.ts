@@ -31,9 +31,9 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   let pg: PGlite;
   try {
     // A new folder is unpacked from the seed by one PGlite, which is then closed, and served by
-    // a second one: unpacking grows the WASM memory by ~40 MiB that a WASM instance never gives
-    // back (measured: RSS of the first start, 1,000 machines, 249 → ~210 MiB). Costs ~0.3 s,
-    // once per data folder. In memory (tests) there is nothing to reopen.
+    // a second one: unpacking grows the WASM memory, which a WASM instance never gives back
+    // (measured side by side: RSS of a first start with 1,000 machines, 257 → 243 MiB). Costs one
+    // more start, once per data folder. In memory (tests) there is nothing to reopen.
     const modules = { pgliteWasmModule: await compile(pgliteWasmPath), initdbWasmModule: await compile(initdbWasmPath) };
     if (pgdata && !existsSync(join(pgdata, "PG_VERSION"))) await (await create(modules, pgdata, true)).close();
     pg = await create(modules, pgdata, !pgdata);
