@@ -7,6 +7,7 @@ import { stopSharedPgCluster } from "../test/helpers/postgres.ts";
 const BENCHES: Record<string, () => Promise<string>> = {
   "seed-scale": async () => (await import("./seed-scale.ts")).runSeedScaleBench(),
   idle: async () => (await import("./idle.ts")).runIdleBench(),
+  floor: async () => (await import("./floor.ts")).runFloorBench(),
   startup: async () => (await import("./startup.ts")).runStartupBench(),
   sweep: async () => {
     const { runSweepBench, formatRows } = await import("./sweep.ts");
