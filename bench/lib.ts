@@ -25,9 +25,10 @@ export async function startVxman(storage: "postgres" | "pglite", env: Record<str
     RATE_LIMIT: "0",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...env,
-    // BENCH_SERVER_ENV='{"MONITOR_WRITE_INTERVAL":"1s"}': a setting tried on every bench's server (an A/B).
+    // BENCH_SERVER_ENV='{"MONITOR_WRITE_INTERVAL":"1s"}': a setting tried on every bench's server,
+    // BENCH_BINARY=path: another build (for an A/B where a bench has no baseline of its own).
     ...(JSON.parse(process.env.BENCH_SERVER_ENV ?? "{}") as Record<string, string>),
-  }, { binary, startTimeoutMs: 120_000 });
+  }, { binary: binary ?? process.env.BENCH_BINARY, startTimeoutMs: 120_000 });
   return { base: served.base, pid: served.pid, databaseUrl, stop: served.stop };
 }
 

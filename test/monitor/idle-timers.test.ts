@@ -7,7 +7,7 @@ import type { InstanceRegistry } from "../../src/cluster/instances.ts";
 import type { Database } from "../../src/db/index.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LoopLag } from "../../src/loop-lag.ts";
-import { StateWriter } from "../../src/monitor/state-writer.ts";
+import { FLUSH_AT_ROWS, StateWriter } from "../../src/monitor/state-writer.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /** Counts the timers set from now on (they still run). */
@@ -119,14 +119,25 @@ describe("how soon the monitor's writer writes", () => {
     await writer.stop();
   });
 
-  test("a batch of 5,000 machines is written at once, whatever the period", async () => {
+  test(`a batch of ${FLUSH_AT_ROWS.toLocaleString()} machines is written at once, whatever the period`, async () => {
     const { db, flushes } = recordingDb();
     const writer = new StateWriter(db, silentLogger, { holder: "test", flushEveryMs: 60_000 });
     writer.start();
-    for (let id = 1; id <= 5_000; id++) writer.recordCheck(check(id, 0), 0.1);
+    for (let id = 1; id <= FLUSH_AT_ROWS; id++) writer.recordCheck(check(id, 0), 0.1);
     await waitFor("the early flush", () => flushes.length === 1, 5_000, 20);
-    expect(flushes[0]).toHaveLength(5_000);
+    expect(flushes[0]).toHaveLength(FLUSH_AT_ROWS);
     await writer.stop();
+  });
+
+  test("a batch just under that size waits for the period", async () => {
+    const { db, flushes } = recordingDb();
+    const writer = new StateWriter(db, silentLogger, { holder: "test", flushEveryMs: 60_000 });
+    writer.start();
+    for (let id = 1; id < FLUSH_AT_ROWS; id++) writer.recordCheck(check(id, 0), 0.1);
+    await Bun.sleep(300);
+    expect(flushes).toHaveLength(0);
+    await writer.stop(); // stop() writes what waits
+    expect(flushes[0]).toHaveLength(FLUSH_AT_ROWS - 1);
   });
 });
 
