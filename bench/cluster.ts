@@ -90,6 +90,48 @@ async function changeLatency(from: Instance, to: Instance, n: number): Promise<n
   return latencies.sort((a, b) => a - b);
 }
 
+/** BENCH_CLUSTER_ONE=1: the single instance alone (its CPU, RSS and reads of everything), in ~4 minutes. */
+const ONE_ONLY = process.env.BENCH_CLUSTER_ONE === "1";
+
+/** Every machine over the API, a page of 10,000 (the most a page holds) at a time: milliseconds. */
+async function listAllMs(base: string): Promise<number> {
+  const t0 = performance.now();
+  for (let offset = 0; offset < MACHINES; offset += 10_000) {
+    const res = await call(base, "GET", `/api/machines?limit=10000&offset=${offset}`);
+    if (res.status !== 200) throw new Error(`GET /api/machines: ${res.status}`);
+  }
+  return performance.now() - t0;
+}
+
+/** A dashboard socket from connect to its snapshot of every machine: milliseconds, and its size. */
+async function snapshotMs(base: string): Promise<{ ms: number; bytes: number }> {
+  const t0 = performance.now();
+  const dashboard = await LiveClient.connect(`${base.replace("http", "ws")}/ws/status`, ["vxman", encodeTokenProtocol(ADMIN_TOKEN)], 120_000);
+  try {
+    const ms = performance.now() - t0;
+    return { ms, bytes: JSON.stringify(dashboard.snapshot).length };
+  } finally {
+    dashboard.close();
+  }
+}
+
+async function oneInstanceTable(instance: Instance, one: Window): Promise<string> {
+  const lists = [await listAllMs(instance.base), await listAllMs(instance.base), await listAllMs(instance.base)].sort((a, b) => a - b);
+  const snaps = [await snapshotMs(instance.base), await snapshotMs(instance.base), await snapshotMs(instance.base)].sort((a, b) => a.ms - b.ms);
+  return table(
+    `One instance: ${MACHINES.toLocaleString()} loopback machines at a 60 s interval, ${SECONDS} s measured after ${WARMUP_S} s (compiled binary, PostgreSQL)`,
+    ["measure", "value", "target"],
+    [
+      ["vxman CPU, % of one core", `${one.cpu[0]!.toFixed(1)} %`, "< 10 %"],
+      ["vxman RSS", `${one.rss[0]!.toFixed(0)} MiB`, "< 400 MiB"],
+      ["PostgreSQL CPU, % of one core", `${one.pgCpu.toFixed(1)} %`, ""],
+      ["PostgreSQL transactions / s; rows written / s", `${one.commits.toFixed(1)}; ${one.rows.toFixed(0)}`, ""],
+      ["GET /api/machines, every machine in pages of 10,000 (median of 3)", `${lists[1]!.toFixed(0)} ms`, "< 1.5 s"],
+      ["a dashboard socket: connect → snapshot of every machine (median of 3)", `${snaps[1]!.ms.toFixed(0)} ms (${(snaps[1]!.bytes / 1e6).toFixed(0)} MB as JSON)`, ""],
+    ],
+  );
+}
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 
 /** kill -9 one instance: seconds until the others watch all machines, and until each of its
@@ -139,6 +181,7 @@ export async function runClusterBench(): Promise<string> {
     await waitBalanced(instances);
     await Bun.sleep(WARMUP_S * 1000);
     const one = await measure(instances, sql, dataDir);
+    if (ONE_ONLY) return await oneInstanceTable(instances[0]!, one);
     await stopInstances(instances);
 
     instances = [];

@@ -98,7 +98,7 @@ async function busyRows(dir: string): Promise<(string | number)[][]> {
   return [
     [`fping -l -p 60000 -i 60`, `${fping.toFixed(2)} %`, "", "1.0×"],
     ["floor: vxman's Pinger alone (Bun, one raw socket, its receiver Worker)", `${pinger.cpuPct.toFixed(2)} %`, `${pinger.rssMb.toFixed(0)} MiB`, ratio(pinger.cpuPct)],
-    ["vxman, PostgreSQL", `${vxman.cpuPct.toFixed(2)} %`, `${vxman.rssMb.toFixed(0)} MiB`, ratio(vxman.cpuPct)],
+    [`vxman, PostgreSQL (the database server meanwhile: ${vxman.dbCpuPct?.toFixed(2)} %)`, `${vxman.cpuPct.toFixed(2)} %`, `${vxman.rssMb.toFixed(0)} MiB`, ratio(vxman.cpuPct)],
   ];
 }
 

@@ -1,7 +1,11 @@
 // SSH keys as an operator sees them: the algorithm name and the "SHA256:…" fingerprint that
 // `ssh-keygen -l` and OpenSSH's own messages print, so what vxman shows can be compared by eye.
 import { createHash } from "node:crypto";
-import { utils, type AlgorithmList, type ParsedKey, type ServerHostKeyAlgorithm } from "ssh2";
+import type { AlgorithmList, ParsedKey, ServerHostKeyAlgorithm } from "ssh2";
+import { lazyModule } from "../lazy-module.ts";
+
+/** ssh2, loaded on first use (src/lazy-module.ts). */
+export const ssh2 = lazyModule(() => require("ssh2") as typeof import("ssh2"));
 
 export interface HostKey {
   /** The key type as it is named on the wire: ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa… */
@@ -62,7 +66,7 @@ export function describePrivateKey(privateKey: string, passphrase?: string): { a
 }
 
 export function parsePrivateKey(privateKey: string, passphrase?: string): ParsedKey {
-  const parsed = utils.parseKey(privateKey, passphrase || undefined);
+  const parsed = ssh2().utils.parseKey(privateKey, passphrase || undefined);
   if (parsed instanceof Error) throw new PrivateKeyError(explainParseError(parsed.message, passphrase));
   // The OpenSSH format can hold several keys; OpenSSH itself only ever writes one.
   const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | undefined) : parsed;

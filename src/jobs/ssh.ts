@@ -7,7 +7,8 @@
 // closes: OpenSSH delivers a channel signal to the session's whole process group (the session
 // child is a group leader), so the script's children die with it. Processes that leave the group
 // on purpose (setsid, daemons) are out of reach, as with any SSH client.
-import { Client, type ClientChannel, type PasswordAuthMethod, type PublicKeyAuthMethod } from "ssh2";
+import type { ClientChannel, PasswordAuthMethod, PublicKeyAuthMethod } from "ssh2";
+import { ssh2 } from "./ssh-keys.ts";
 import { hostKeyFromWire, isSameHostKey, parsePrivateKeyReusing, preferHostKeyAlgorithmsOf, PrivateKeyError, type HostKey } from "./ssh-keys.ts";
 import { OutputCap, REMOTE_COMMAND, scriptInput, type OutputSink, type OutputStream } from "./ssh-script.ts";
 
@@ -89,7 +90,7 @@ type Ending = { outcome: HostOutcome; message: string };
 class ScriptRun {
   readonly result: Promise<HostResult>;
   private resolve!: (r: HostResult) => void;
-  private readonly conn = new Client();
+  private readonly conn = new (ssh2().Client)();
   private readonly output: OutputCap;
   private readonly startedAt = Date.now();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();

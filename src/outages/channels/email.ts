@@ -12,7 +12,7 @@
 // per-phase timeouts close the connection it leaves behind.
 import { rootCertificates } from "node:tls";
 import { Type } from "@sinclair/typebox";
-import nodemailer from "nodemailer";
+import { lazyModule } from "../../lazy-module.ts";
 import type { ChannelKind, Delivery, Notification, SettingsProblem } from "./channel.ts";
 import { bodyLines, escapeHtml, oneLine } from "./format.ts";
 import { DEFAULT_TIMEOUT_MS, failed, scrub } from "./http.ts";
@@ -69,8 +69,10 @@ export function emailMessage(settings: Settings, message: Notification) {
   };
 }
 
+const nodemailer = lazyModule(() => require("nodemailer") as typeof import("nodemailer"));
+
 function transportFor(settings: Settings) {
-  return nodemailer.createTransport({
+  return nodemailer().createTransport({
     host: settings.host,
     port: settings.port,
     secure: settings.security === "tls",
