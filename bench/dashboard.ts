@@ -179,7 +179,7 @@ async function scrollFrames(page: Page): Promise<number[]> {
 
 /** A fresh PostgreSQL database with `count` machines (straight into the table, as the cluster
  *  bench does), and a server of `binary` (this checkout's when undefined) on it. */
-async function fleetOnPostgres(count: number, binary: string | undefined): Promise<ServedBinary> {
+export async function fleetOnPostgres(count: number, binary: string | undefined, env: Record<string, string> = {}): Promise<ServedBinary> {
   const url = await (await sharedPgCluster()).createDatabase();
   const { bin, cleanup } = isolatedBinary(binary);
   try {
@@ -198,7 +198,7 @@ async function fleetOnPostgres(count: number, binary: string | undefined): Promi
     await sql.end();
   }
   return serveBinary(
-    { DATABASE_URL: url, ADMIN_TOKEN: ADMIN, RATE_LIMIT: "0", LOG_LEVEL: "warn", PING_INTERVAL: "60s", MAX_MACHINES: String(count + 1000) },
+    { DATABASE_URL: url, ADMIN_TOKEN: ADMIN, RATE_LIMIT: "0", LOG_LEVEL: "warn", PING_INTERVAL: "60s", MAX_MACHINES: String(count + 1000), ...env },
     { startTimeoutMs: 180_000, binary },
   );
 }

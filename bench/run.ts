@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<string>> = {
   api: async () => (await import("./api.ts")).runApiBench(),
   "ws-fanout": async () => (await import("./ws-fanout.ts")).runWsFanoutBench(),
   dashboard: async () => (await import("./dashboard.ts")).runDashboardBench(),
+  "first-render": async () => (await import("./first-render.ts")).runFirstRenderBench(),
   people: async () => (await import("./people.ts")).runPeopleBench(),
   outage: async () => (await import("./outage.ts")).runOutageBench(),
   cluster: async () => (await import("./cluster.ts")).runClusterBench(),

@@ -87,6 +87,14 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 async function serve(args: string[]): Promise<number> {
   noArgs(args);
   const { config, log } = await configOrExit();
+  const { survivePostgresEscapedErrors } = await import("./db/escaped-errors.ts");
+  survivePostgresEscapedErrors({
+    onConnectionError: (err) => log.warn({ err: (err as Error).message }, "database connection lost while it was opening; the server goes on"),
+    onOther: (reason) => {
+      log.fatal({ err: reason }, "unhandled promise rejection: a bug; exiting");
+      process.exit(1);
+    },
+  });
   const { startServer } = await import("./server.ts");
   const server = await startServer(config, log);
   const signal = await new Promise<string>((resolve) => {

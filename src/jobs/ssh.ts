@@ -8,8 +8,7 @@
 // child is a group leader), so the script's children die with it. Processes that leave the group
 // on purpose (setsid, daemons) are out of reach, as with any SSH client.
 import type { ClientChannel, PasswordAuthMethod, PublicKeyAuthMethod } from "ssh2";
-import { ssh2 } from "./ssh-keys.ts";
-import { hostKeyFromWire, isSameHostKey, parsePrivateKeyReusing, preferHostKeyAlgorithmsOf, PrivateKeyError, type HostKey } from "./ssh-keys.ts";
+import { hostKeyFromWire, isSameHostKey, parsePrivateKeyReusing, preferHostKeyAlgorithmsOf, PrivateKeyError, ssh2, type HostKey } from "./ssh-keys.ts";
 import { OutputCap, REMOTE_COMMAND, scriptInput, type OutputSink, type OutputStream } from "./ssh-script.ts";
 
 export type { HostKey } from "./ssh-keys.ts";

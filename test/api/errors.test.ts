@@ -1,11 +1,11 @@
 // Bad input gets a clear JSON error and changes nothing (in-process and on the compiled
 // binary); a database outage is a 503 with Retry-After, not a 500.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { migrate } from "../../src/db/migrate.ts";
-import { openPostgres } from "../../src/db/postgres.ts";
-import { ADMIN_TOKEN, machineBody, testApp, type TestApp } from "../helpers/app.ts";
+import { ADMIN_TOKEN, machineBody } from "../helpers/app.ts";
+import { serveBinary, type ServedBinary } from "../helpers/binary.ts";
 import { startPgCluster, type PgCluster } from "../helpers/postgres.ts";
 import { openTarget, TARGETS, type Target } from "../helpers/target.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 for (const name of TARGETS) describe(`request errors (${name})`, () => {
   let t: Target;
@@ -64,43 +64,48 @@ for (const name of TARGETS) describe(`request errors (${name})`, () => {
   });
 });
 
-describe("database outage on PostgreSQL", () => {
+// On the compiled binary, as users run it: the outage test failed CI twice when postgres.js let a
+// connection error escape as an unhandled rejection (a connection opening as the server died):
+// bun test fails a test for that whatever the process does, and `vxman serve` survives it
+// (src/db/escaped-errors.ts, test/db/escaped-errors.test.ts). So the binary is what is tested.
+describe("database outage on PostgreSQL (compiled binary)", () => {
   let pg: PgCluster;
-  let t: TestApp;
+  let server: ServedBinary;
   beforeAll(async () => {
     pg = await startPgCluster(); // its own cluster: this test stops it
-    const db = openPostgres({ url: await pg.createDatabase() });
-    await migrate(db);
-    t = await testApp("postgres", { ANONYMOUS_READ: "true" }, db);
-  }, 30_000);
-  // postgres.js may wait out its 5 s end() timeout for connections broken by the outage.
+    server = await serveBinary({ DATABASE_URL: await pg.createDatabase(), ANONYMOUS_READ: "true", LOG_LEVEL: "info" }, { startTimeoutMs: 60_000 });
+  }, 90_000);
   afterAll(async () => {
-    await t.close().catch(() => {});
-    pg.destroy();
+    await server?.stop();
+    pg?.destroy();
   }, 30_000);
 
+  const send = (method: string, path: string, json?: unknown) =>
+    fetch(`${server.base}${path}`, { method, headers: json ? { "content-type": "application/json" } : {}, body: json ? JSON.stringify(json) : undefined });
   // Each answer is compared whole (status, header, body), so a failure says what came back.
   const answer = async (res: Response) => ({ status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.json() });
 
   test("503 + Retry-After while the database is down (the list still served from memory); /health says so; all well once it is back", async () => {
-    expect(await answer(await t.request("PUT", "/api/machines/127.6.0.2", { json: machineBody(2) }))).toMatchObject({ status: 201 });
+    expect(await answer(await send("PUT", "/api/machines/127.6.0.2", machineBody(2)))).toMatchObject({ status: 201 });
     pg.stop("immediate");
 
-    expect(await answer(await t.request("GET", "/health"))).toMatchObject({ status: 503, body: { status: "unavailable", database: "unavailable" } });
-    expect(await answer(await t.request("PUT", "/api/machines/127.6.0.3", { json: machineBody(3) }))).toMatchObject({
+    expect(await answer(await send("GET", "/health"))).toMatchObject({ status: 503, body: { status: "unavailable", database: "unavailable" } });
+    expect(await answer(await send("PUT", "/api/machines/127.6.0.3", machineBody(3)))).toMatchObject({
       status: 503,
       retryAfter: "5",
       body: { error: "database_unavailable" },
     });
     // Reads of the database.
-    expect(await answer(await t.request("GET", "/api/machines/1"))).toMatchObject({ status: 503, body: { error: "database_unavailable" } });
+    expect(await answer(await send("GET", "/api/machines/1"))).toMatchObject({ status: 503, body: { error: "database_unavailable" } });
     // The list comes from memory: it keeps serving what is known while the database is away.
-    const during = await answer(await t.request("GET", "/api/machines"));
+    const during = await answer(await send("GET", "/api/machines"));
     expect({ status: during.status, ips: during.body.items?.map((m: { ip_address: string }) => m.ip_address) }).toEqual({ status: 200, ips: ["127.6.0.2"] });
 
     pg.start();
-    expect(await answer(await t.request("GET", "/health"))).toMatchObject({ status: 200 });
-    const list = await (await t.request("GET", "/api/machines")).json();
+    await waitFor("health once the database is back", async () => (await send("GET", "/health")).status === 200, 10_000);
+    const list = await (await send("GET", "/api/machines")).json();
     expect(list.items.map((m: { ip_address: string }) => m.ip_address)).toEqual(["127.6.0.2"]);
+    // Whatever escaped while connections were cut, the server went on (no fatal line, still serving).
+    expect(server.output()).not.toContain('"level":60');
   });
 });

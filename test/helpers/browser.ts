@@ -12,7 +12,8 @@ export const CHROMIUM = process.env.VXMAN_CHROMIUM ?? "/usr/bin/chromium";
 export const hasChromium = (): boolean => existsSync(CHROMIUM);
 export const ARTIFACTS = join(import.meta.dir, "../artifacts");
 
-const ARGS = [
+/** Chromium's flags for tests and benches (bench/first-render.ts starts it without Playwright). */
+export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
@@ -39,7 +40,7 @@ export interface WatchedPage {
 
 export async function launchBrowser(): Promise<Browser> {
   // Playwright gives the browser a temporary profile of its own and removes it on close.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
   return {
     async page(viewport = { width: 1280, height: 800 }) {
       const context = await browser.newContext({ viewport });

@@ -1,0 +1,116 @@
+// The dashboard's first render as a browser with nobody watching sees it. The dashboard bench
+// drives Chromium through Playwright, which turns on the DevTools network events: Chromium then
+// copies every WebSocket frame to the driver as well, and the snapshot of 100,000 machines is
+// ~47 MB. Here Chromium is started alone and asked only, over a bare DevTools connection with
+// no domain enabled, when the page set its `vxman:first-render` mark (public/ui/machines.ts).
+// Machines in PostgreSQL, watched at 60 s, reads open (ANONYMOUS_READ) so no login is needed.
+// BENCH_FIRST_RENDER_SIZES="10000,100000" picks the sizes.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/browser.ts";
+import { fleetOnPostgres } from "./dashboard.ts";
+import { median, runAlone, table } from "./lib.ts";
+
+const SIZES = (process.env.BENCH_FIRST_RENDER_SIZES ?? "10000,100000").split(",").map(Number).filter((n) => n > 0);
+const ROUNDS = 3;
+
+/** A DevTools connection: commands in, answers out (events ignored: none is enabled). */
+class Devtools {
+  #next = 1;
+  readonly #waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private constructor(private readonly ws: WebSocket) {
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(String(e.data));
+      const w = msg.id && this.#waiting.get(msg.id);
+      if (!w) return;
+      this.#waiting.delete(msg.id);
+      if (msg.error) w.reject(new Error(msg.error.message));
+      else w.resolve(msg.result);
+    };
+  }
+
+  static async open(url: string): Promise<Devtools> {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));
+    return new Devtools(ws);
+  }
+
+  send(method: string, params: object = {}, sessionId?: string): Promise<any> {
+    const id = this.#next++;
+    this.ws.send(JSON.stringify({ id, method, params, sessionId }));
+    return new Promise((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
+
+/** Chromium alone (headless, its own profile), and the address of its DevTools endpoint. */
+async function startChromium(profile: string): Promise<{ proc: Bun.Subprocess; endpoint: string }> {
+  const proc = Bun.spawn([CHROMIUM, ...CHROMIUM_ARGS, "--headless=new", "--remote-debugging-port=0", `--user-data-dir=${profile}`, "--window-size=1280,800", "about:blank"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const reader = proc.stderr.getReader();
+  let text = "";
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+    const found = /DevTools listening on (ws:\/\/\S+)/.exec(text);
+    if (found) {
+      reader.releaseLock();
+      void proc.stderr.pipeTo(new WritableStream()); // keep draining, so Chromium never blocks on it
+      return { proc, endpoint: found[1]! };
+    }
+  }
+  proc.kill();
+  throw new Error(`Chromium did not start:\n${text}`);
+}
+
+/** Milliseconds from navigation to the first-render mark, bounded by 120 s. */
+async function firstRender(devtools: Devtools, sessionId: string, url: string): Promise<number> {
+  await devtools.send("Page.navigate", { url: "about:blank" }, sessionId);
+  await devtools.send("Page.navigate", { url }, sessionId);
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const { result } = await devtools.send("Runtime.evaluate", { expression: `performance.getEntriesByName("vxman:first-render")[0]?.startTime ?? null`, returnByValue: true }, sessionId);
+    if (typeof result.value === "number") return result.value;
+    await Bun.sleep(50);
+  }
+  throw new Error(`no first render within 120 s at ${url}`);
+}
+
+export async function runFirstRenderBench(): Promise<string> {
+  const rows: (string | number)[][] = [];
+  for (const count of SIZES) {
+    const server = await fleetOnPostgres(count, undefined, { ANONYMOUS_READ: "true" });
+    const profile = mkdtempSync(join(tmpdir(), "vxman-chromium-"));
+    let chromium: Bun.Subprocess | undefined;
+    try {
+      const started = await startChromium(profile);
+      chromium = started.proc;
+      const devtools = await Devtools.open(started.endpoint);
+      try {
+        const { targetId } = await devtools.send("Target.createTarget", { url: "about:blank" });
+        const { sessionId } = await devtools.send("Target.attachToTarget", { targetId, flatten: true });
+        const times: number[] = [];
+        for (let round = 0; round < ROUNDS; round++) times.push(await firstRender(devtools, sessionId, `${server.base}/`));
+        rows.push([count.toLocaleString(), Math.round(median(times)), times.map((t) => Math.round(t)).join(", ")]);
+      } finally {
+        devtools.close();
+      }
+    } finally {
+      chromium?.kill();
+      await chromium?.exited;
+      rmSync(profile, { recursive: true, force: true });
+      await server.stop();
+    }
+  }
+  return table("Dashboard first render, Chromium alone (no DevTools network events), desktop 1280×800, PostgreSQL", ["machines", "first render ms (median)", `the ${ROUNDS} runs`], rows) + "\nTarget (issue 14): < 1.5 s at 100,000 machines.\n";
+}
+
+if (import.meta.main) await runAlone(runFirstRenderBench);
