@@ -15,11 +15,7 @@ export interface EscapedErrorHandlers {
   onOther(reason: unknown): void;
 }
 
-let installed = false;
-
-/** Install once per process (later calls do nothing). */
+/** Installed once, by `vxman serve` (src/main.ts) before it opens the database. */
 export function survivePostgresEscapedErrors(handlers: EscapedErrorHandlers): void {
-  if (installed) return;
-  installed = true;
   process.on("unhandledRejection", (reason) => (isConnectionError(reason) ? handlers.onConnectionError(reason) : handlers.onOther(reason)));
 }
