@@ -109,7 +109,7 @@ async function snapshotMs(base: string): Promise<{ ms: number; bytes: number }> 
   const dashboard = await LiveClient.connect(`${base.replace("http", "ws")}/ws/status`, ["vxman", encodeTokenProtocol(ADMIN_TOKEN)], 120_000);
   try {
     const ms = performance.now() - t0;
-    return { ms, bytes: JSON.stringify(dashboard.snapshot).length };
+    return { ms, bytes: dashboard.snapshot!.length };
   } finally {
     dashboard.close();
   }

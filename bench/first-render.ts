@@ -4,7 +4,7 @@
 // ~47 MB. Here Chromium is started alone and asked only, over a bare DevTools connection with
 // no domain enabled, when the page set its `vxman:first-render` mark (public/ui/machines.ts).
 // Machines in PostgreSQL, watched at 60 s, reads open (ANONYMOUS_READ) so no login is needed.
-// BENCH_FIRST_RENDER_SIZES="10000,100000" picks the sizes.
+// BENCH_FIRST_RENDER_SIZES="10000,100000" picks the sizes, BENCH_FIRST_RENDER_ROUNDS the loads of each (3).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ import { fleetOnPostgres } from "./dashboard.ts";
 import { median, runAlone, table } from "./lib.ts";
 
 const SIZES = (process.env.BENCH_FIRST_RENDER_SIZES ?? "10000,100000").split(",").map(Number).filter((n) => n > 0);
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_FIRST_RENDER_ROUNDS ?? 3);
 
 /** A DevTools connection: commands in, answers out (events ignored: none is enabled). */
 class Devtools {
@@ -87,7 +87,8 @@ async function firstRender(devtools: Devtools, sessionId: string, url: string): 
 export async function runFirstRenderBench(): Promise<string> {
   const rows: (string | number)[][] = [];
   for (const count of SIZES) {
-    const server = await fleetOnPostgres(count, undefined, { ANONYMOUS_READ: "true" });
+    // BENCH_BINARY=path: another build, for an A/B.
+    const server = await fleetOnPostgres(count, process.env.BENCH_BINARY || undefined, { ANONYMOUS_READ: "true" });
     const profile = mkdtempSync(join(tmpdir(), "vxman-chromium-"));
     let chromium: Bun.Subprocess | undefined;
     try {

@@ -5,7 +5,7 @@
 // page asks GET /api/session on every break rather than knocking forever.
 import type { MonitoringState } from "../../src/api/health/index.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
-import { LIVE_PROTOCOL, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { LIVE_PROTOCOL, snapshotMachines, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
 
 export type LiveState =
   | { kind: "connecting" }
@@ -85,7 +85,7 @@ export class LiveConnection {
       case "snapshot":
         this.#seq = msg.seq;
         this.#attempt = 0;
-        this.handlers.snapshot(msg.machines);
+        this.handlers.snapshot(snapshotMachines(msg));
         this.handlers.state({ kind: "connected" });
         return;
       case "batch":

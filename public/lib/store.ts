@@ -28,16 +28,14 @@ export class MachineStore {
 
   /** Replace everything (snapshot or REST refresh); highlights what differs from before. */
   replaceAll(machines: Machine[]): void {
-    const before = this.machines;
-    const next = new Map(machines.map((m) => [m.id, m]));
     if (this.loaded) {
-      for (const [id, m] of next) {
-        const old = before.get(id);
-        if (!old || old.status !== m.status || old.updated_at !== m.updated_at) this.#flash(id);
+      for (const m of machines) {
+        const old = this.machines.get(m.id);
+        if (!old || old.status !== m.status || old.updated_at !== m.updated_at) this.#flash(m.id);
       }
     }
-    before.clear();
-    for (const [id, m] of next) before.set(id, m);
+    this.machines.clear();
+    for (const m of machines) this.machines.set(m.id, m);
     this.loaded = true;
     this.membersVersion++;
     this.#changedNow();

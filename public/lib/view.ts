@@ -1,8 +1,8 @@
 // Search, filters (status, label, group) and sort over the machine list. Pure functions; the
-// per-machine keys are cached on the machine object (replaced whenever it changes), so 10,000
-// rows filter and sort in a few milliseconds.
+// per-machine keys are cached on the machine object (replaced whenever it changes), each made
+// only when a sort or filter first asks for it: the first render of 100,000 machines sorted by
+// status needs their host keys and nothing else.
 import type { Machine } from "../../src/api/machines/model.ts";
-import { groupsOf } from "../../src/outages/groups.ts";
 
 export type SortKey = "hostname" | "ip_address" | "mac_address" | "status" | "last_rtt_ms" | "last_seen";
 export type StatusFilter = "all" | "active" | "unreachable";
@@ -17,10 +17,6 @@ export interface ViewOptions {
   descending: boolean;
 }
 
-// The server's default subnet sizes (SUBNET_PREFIX_V4, SUBNET_PREFIX_V6): a server set to other
-// sizes groups by those, which the dashboard cannot know (machines do not carry their groups).
-const GROUPING = { groupBy: "vni-or-subnet", subnetPrefixV4: 24, subnetPrefixV6: 64 };
-
 export const SORT_LABELS: Record<SortKey, string> = {
   hostname: "Hostname",
   ip_address: "IP address",
@@ -30,14 +26,6 @@ export const SORT_LABELS: Record<SortKey, string> = {
   last_seen: "Last seen",
 };
 
-interface Keys {
-  search: string;
-  host: string;
-  ip: string;
-  seen: number;
-  groups: string[];
-}
-const keyCache = new WeakMap<Machine, Keys>();
 
 /** An IP address as a string that sorts numerically: IPv4 before IPv6, each by value. */
 export function ipSortKey(ip: string): string {
@@ -55,16 +43,33 @@ export function hostSortKey(hostname: string): string {
   return hostname.toLowerCase().replace(/\d+/g, (d) => d.padStart(12, "0"));
 }
 
+/** A machine's sort and search keys, each computed on first use. */
+class Keys {
+  #search: string | undefined;
+  #host: string | undefined;
+  #ip: string | undefined;
+  #seen: number | undefined;
+  constructor(private readonly m: Machine) {}
+  get search(): string {
+    const m = this.m;
+    return (this.#search ??= `${m.hostname}\n${m.ip_address}\n${m.mac_address}\n${m.labels.join("\n")}`.toLowerCase());
+  }
+  get host(): string {
+    return (this.#host ??= hostSortKey(this.m.hostname));
+  }
+  get ip(): string {
+    return (this.#ip ??= ipSortKey(this.m.ip_address));
+  }
+  get seen(): number {
+    return (this.#seen ??= Date.parse(this.m.last_seen));
+  }
+}
+const keyCache = new WeakMap<Machine, Keys>();
+
 function keys(m: Machine): Keys {
   let k = keyCache.get(m);
   if (!k) {
-    k = {
-      search: `${m.hostname}\n${m.ip_address}\n${m.mac_address}\n${m.labels.join("\n")}`.toLowerCase(),
-      host: hostSortKey(m.hostname),
-      ip: ipSortKey(m.ip_address),
-      seen: Date.parse(m.last_seen),
-      groups: groupsOf(m, GROUPING),
-    };
+    k = new Keys(m);
     keyCache.set(m, k);
   }
   return k;
@@ -116,9 +121,6 @@ export function sortMachines(machines: Map<number, Machine>, sort: SortKey, desc
   return rows.map((r) => r.m.id);
 }
 
-/** The built-in groups a machine is in, as the list filters by them. */
-export const groupsOfMachine = (m: Machine): string[] => keys(m).groups;
-
 function hasLabel(m: Machine, label: string): boolean {
   return label.includes("=") ? m.labels.includes(label) : m.labels.some((l) => l.startsWith(`${label}=`));
 }
@@ -134,7 +136,7 @@ export function filterMachines(machines: Map<number, Machine>, sorted: number[],
   return sorted.filter((id) => {
     const m = machines.get(id);
     return m !== undefined && (status === "all" || m.status === status) && (!q || keys(m).search.includes(q)) &&
-      (!label || hasLabel(m, label)) && (!group || keys(m).groups.includes(group));
+      (!label || hasLabel(m, label)) && (!group || m.groups.includes(group));
   });
 }
 
@@ -150,7 +152,7 @@ export function labelsAndGroups(machines: Map<number, Machine>): { labels: [stri
   const groups = new Map<string, number>();
   for (const m of machines.values()) {
     for (const l of m.labels) labels.set(l, (labels.get(l) ?? 0) + 1);
-    for (const g of keys(m).groups) groups.set(g, (groups.get(g) ?? 0) + 1);
+    for (const g of m.groups) groups.set(g, (groups.get(g) ?? 0) + 1);
   }
   const natural = (a: [string, number], b: [string, number]) => byString(hostSortKey(a[0]), hostSortKey(b[0]));
   return { labels: [...labels].sort(natural), groups: [...groups].sort(natural) };

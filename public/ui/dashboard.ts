@@ -66,7 +66,7 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
   const [view, setView] = useState<ViewOptions>({ query: "", status: "all", label: "", group: "", sort: "status", descending: false });
-  const uptime = useUptime();
+  const uptime = useUptime(store.loaded);
   const [deleting, setDeleting] = useState<Machine | null>(null);
   const [loggingIn, setLoggingIn] = useState(false);
   const now = useNow(CLOCK_MS);

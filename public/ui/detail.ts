@@ -7,7 +7,6 @@ import type { Machine } from "../../src/api/machines/model.ts";
 import { formatRtt, valueText } from "../lib/format.ts";
 import type { Outage, Uptime } from "../lib/outages.ts";
 import { may, type Role } from "../lib/session.ts";
-import { groupsOfMachine } from "../lib/view.ts";
 import { StatusLabel, TimeAgo } from "./bits.ts";
 import { RttChart, type Sample } from "./chart.ts";
 import { EventList } from "./events.ts";
@@ -62,7 +61,7 @@ export function Detail({ id, machine, uptime, now, role, onDelete, onChanged }: 
   const fields: [string, unknown][] = [
     ["Status", html`<${StatusLabel} status=${m.status} />`],
     ["Recent checks", html`<span class="strip-line"><${CheckStrip} checks=${m.recent_checks} large=${true} /> <span class="muted">${stripText(m.recent_checks)}</span></span>`],
-    ["Groups", html`<${GroupLinks} groups=${groupsOfMachine(m)} />`],
+    ["Groups", html`<${GroupLinks} groups=${m.groups} />`],
     ["IP address", html`<span class="mono">${m.ip_address}</span>`],
     ["MAC", html`<span class="mono">${m.mac_address}</span>`],
     ["Last RTT", formatRtt(m.last_rtt_ms)],

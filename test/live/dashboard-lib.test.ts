@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { formatRtt, relativeTime } from "../../public/lib/format.ts";
 import { backoffDelay } from "../../public/lib/live.ts";
-import { hostSortKey, ipSortKey, sortMachines, visibleMachines, type ViewOptions } from "../../public/lib/view.ts";
+import { hostSortKey, ipSortKey, labelsAndGroups, sortMachines, visibleMachines, type ViewOptions } from "../../public/lib/view.ts";
 import { assignSlots, windowRange } from "../../public/ui/window.ts";
 
 const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {}): Machine => ({
@@ -75,6 +75,25 @@ describe("machine list view", () => {
     expect(names(visibleMachines(all, view({ query: "00:00:04" })))).toEqual(["node-1"]);
     expect(names(visibleMachines(all, view({ status: "unreachable" })))).toEqual(["node-2"]);
     expect(names(visibleMachines(all, view({ status: "active", query: "node" })))).toEqual(["node-1", "node-10"]);
+  });
+
+  test("groups are the ones the server gave each machine (its subnet sizes, not the default /24)", () => {
+    const grouped = new Map(all);
+    grouped.set(1, { ...all.get(1)!, groups: ["subnet 127.1.0.0/16"] });
+    grouped.set(4, { ...all.get(4)!, groups: ["subnet 127.1.0.0/16", "vni 7"] });
+    expect(names(visibleMachines(grouped, view({ group: "subnet 127.1.0.0/16" })))).toEqual(["node-1", "node-10"]);
+    expect(names(visibleMachines(grouped, view({ group: "subnet 127.1.0.0/24" })))).toEqual([]);
+    expect(labelsAndGroups(grouped).groups).toEqual([["subnet 127.1.0.0/16", 2], ["vni 7", 1]]);
+  });
+
+  test("a machine replaced by a change is sorted and searched by its new values", () => {
+    const changed = new Map(all);
+    sortMachines(changed, "last_seen", false); // keys made for the old objects
+    visibleMachines(changed, view({ query: "node" }));
+    changed.set(3, { ...all.get(3)!, hostname: "node-0", last_seen: "2026-01-01T00:00:00.000Z" });
+    expect(names(visibleMachines(changed, view({ query: "node-0" })))).toEqual(["node-0"]);
+    expect(sortMachines(changed, "last_seen", false)[0]).toBe(3);
+    expect(sortMachines(changed, "hostname", false)[0]).toBe(3);
   });
 });
 

@@ -1,9 +1,16 @@
 // A dashboard's view of /ws/status for tests: a real WebSocket (Bun's global client) that
 // records every frame, flattens batches into events and checks nothing itself.
-import type { LiveEvent, ServerMessage } from "../../src/live/protocol.ts";
+import type { Machine } from "../../src/api/machines/model.ts";
+import { snapshotMachines, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
 
 type Hello = Extract<ServerMessage, { type: "hello" }>;
-type Snapshot = Extract<ServerMessage, { type: "snapshot" }>;
+/** The snapshot as the dashboard reads it: its seq, and its rows as machines. */
+interface Snapshot {
+  seq: number;
+  machines: Machine[];
+  /** Its size on the wire (characters of JSON). */
+  length: number;
+}
 
 export class LiveClient {
   readonly frames: ServerMessage[] = [];
@@ -15,10 +22,11 @@ export class LiveClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.onmessage = (ev) => {
-      const msg = JSON.parse(String(ev.data)) as ServerMessage;
+      const text = String(ev.data);
+      const msg = JSON.parse(text) as ServerMessage;
       this.frames.push(msg);
       if (msg.type === "hello") this.hello = msg;
-      else if (msg.type === "snapshot") this.snapshot = msg;
+      else if (msg.type === "snapshot") this.snapshot = { seq: msg.seq, machines: snapshotMachines(msg), length: text.length };
       else if (msg.type === "batch") this.events.push(...msg.events);
       else this.events.push(msg);
     };

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { offeredProtocols } from "../../src/live/index.ts";
 import { Coalescer } from "../../src/live/coalescer.ts";
-import { applyEvent, encodeTokenProtocol } from "../../src/live/protocol.ts";
+import { applyEvent, encodeSnapshot, encodeTokenProtocol, snapshotMachines, type Snapshot } from "../../src/live/protocol.ts";
 import { matchesEtag } from "../../src/web/pages.ts";
 
 const machine = (id: number, extra: Partial<Machine> = {}): Machine => ({
@@ -95,6 +95,22 @@ describe("applyEvent", () => {
     expect(map.has(99)).toBe(false);
     applyEvent(map, { type: "machine_deleted", machine_id: 1 });
     expect(map.size).toBe(0);
+  });
+});
+
+describe("the snapshot as a table", () => {
+  test("machines go out as rows under their field names and come back equal", () => {
+    const machines = [machine(1, { labels: ["rack=a"], extra_data: { vni: 7 }, groups: ["vni 7"] }), machine(2, { last_rtt_ms: null, notes: "spare" })];
+    const wire = JSON.parse(encodeSnapshot(41, machines)) as Snapshot;
+    expect(wire).toMatchObject({ type: "snapshot", seq: 41 });
+    expect(wire.rows).toHaveLength(2);
+    expect(wire.rows[0]).toHaveLength(Object.keys(machines[0]!).length);
+    expect(snapshotMachines(wire)).toEqual(machines);
+  });
+
+  test("a reader goes by the column names: reordered or added columns land in the right fields", () => {
+    const wire = { columns: ["hostname", "future_field", "id"], rows: [["node-9", true, 9]] };
+    expect(snapshotMachines(wire)).toEqual([{ hostname: "node-9", future_field: true, id: 9 } as unknown as Machine]);
   });
 });
 
