@@ -1,5 +1,5 @@
 // Search, filters (status, label, group) and sort over the machine list. Pure functions; the
-// per-machine keys are cached on the machine object (replaced whenever it changes), each made
+// per-machine keys are kept with the machine object (replaced whenever it changes), each made
 // only when a sort or filter first asks for it: the first render of 100,000 machines sorted by
 // status needs their host keys and nothing else.
 import type { Machine } from "../../src/api/machines/model.ts";
@@ -37,11 +37,25 @@ export function ipSortKey(ip: string): string {
   return "6" + groups.map((g) => g.padStart(4, "0")).join(":");
 }
 
+const ZEROS = "000000000000";
+
 /** A host name as a string that sorts naturally with plain < (node-2 before node-10): lower
- *  case, digit runs zero-padded. Much cheaper than Intl.Collator at 10,000 rows. */
+ *  case, digit runs zero-padded to 12. Much cheaper than Intl.Collator; a plain loop, because a
+ *  replace() with a callback took 270 ms for 100,000 names in a fresh page (this: 30 ms). */
 export function hostSortKey(hostname: string): string {
-  return hostname.toLowerCase().replace(/\d+/g, (d) => d.padStart(12, "0"));
+  const s = hostname.toLowerCase();
+  let key = "";
+  let i = 0;
+  while (i < s.length) {
+    const start = i;
+    const digits = isDigit(s.charCodeAt(i));
+    while (i < s.length && isDigit(s.charCodeAt(i)) === digits) i++;
+    key += digits ? ZEROS.slice(i - start) + s.slice(start, i) : s.slice(start, i);
+  }
+  return key;
 }
+
+const isDigit = (code: number) => code >= 48 && code <= 57;
 
 /** A machine's sort and search keys, each computed on first use. */
 class Keys {
@@ -49,29 +63,31 @@ class Keys {
   #host: string | undefined;
   #ip: string | undefined;
   #seen: number | undefined;
-  constructor(private readonly m: Machine) {}
+  constructor(readonly machine: Machine) {}
   get search(): string {
-    const m = this.m;
+    const m = this.machine;
     return (this.#search ??= `${m.hostname}\n${m.ip_address}\n${m.mac_address}\n${m.labels.join("\n")}`.toLowerCase());
   }
   get host(): string {
-    return (this.#host ??= hostSortKey(this.m.hostname));
+    return (this.#host ??= hostSortKey(this.machine.hostname));
   }
   get ip(): string {
-    return (this.#ip ??= ipSortKey(this.m.ip_address));
+    return (this.#ip ??= ipSortKey(this.machine.ip_address));
   }
   get seen(): number {
-    return (this.#seen ??= Date.parse(this.m.last_seen));
+    return (this.#seen ??= Date.parse(this.machine.last_seen));
   }
 }
-const keyCache = new WeakMap<Machine, Keys>();
+// Each machine's keys ride on the machine object itself, under a symbol (so JSON and the
+// machine's fields never see them); a WeakMap did the same 5–10 times slower at 100,000. Machine
+// objects are never changed, only replaced, often by a spread ({ ...m, status }) that copies the
+// symbol too: keys made for another object are made again.
+const KEYS = Symbol("sort and search keys");
+type WithKeys = Machine & { [KEYS]?: Keys };
 
-function keys(m: Machine): Keys {
-  let k = keyCache.get(m);
-  if (!k) {
-    k = new Keys(m);
-    keyCache.set(m, k);
-  }
+function keys(m: WithKeys): Keys {
+  let k = m[KEYS];
+  if (k?.machine !== m) m[KEYS] = k = new Keys(m);
   return k;
 }
 

@@ -46,6 +46,14 @@ describe("machine list view", () => {
     expect(hostSortKey("node-2") < hostSortKey("node-10")).toBe(true);
   });
 
+  test("a host's sort key: lower case, every digit run padded to 12, longer runs kept whole", () => {
+    expect(hostSortKey("DB01.Rack-7")).toBe("db000000000001.rack-000000000007");
+    expect(hostSortKey("42")).toBe("000000000042");
+    expect(hostSortKey("x1234567890123456y")).toBe("x1234567890123456y");
+    expect(hostSortKey("")).toBe("");
+    expect(["rack-10-node-2", "rack-9-node-10", "rack-10-node-1"].sort((a, b) => (hostSortKey(a) < hostSortKey(b) ? -1 : 1))).toEqual(["rack-9-node-10", "rack-10-node-1", "rack-10-node-2"]);
+  });
+
   test("IP addresses sort by value, IPv4 before IPv6", () => {
     expect(names(visibleMachines(all, view({ sort: "ip_address" })))).toEqual(["node-2", "node-1", "node-10", "Alpha"]);
     expect(ipSortKey("127.1.0.9") < ipSortKey("127.1.0.10")).toBe(true);
