@@ -67,8 +67,8 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box, c
   const directory = await MachineDirectory.start(feed, () => machines.all(), groupOptions(config));
   const identities = new Identities(tokens, sessions, apiTokens);
   const accessOptions = { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic };
-  const live = await LiveHub.start({
-    feed, loadMachines: async () => directory.all(), config, log, monitoring,
+  const live = LiveHub.start({
+    feed, machines: () => directory.all(), config, log, monitoring,
     stillAllowed: accessStillHeld(identities, accessOptions, config.trustProxy),
   });
   const onAccessChanged = () => {

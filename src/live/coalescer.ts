@@ -46,6 +46,15 @@ export class Coalescer<T> {
     this.send(items);
   }
 
+  /** Sends what is waiting now, without waiting for the window: a dashboard about to be given
+   *  the state these items lead to must not receive them again after it. */
+  flush(): void {
+    if (this.#closed || this.#pending.length === 0) return;
+    const items = this.#pending;
+    this.#pending = [];
+    this.send(items);
+  }
+
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);

@@ -1,7 +1,9 @@
-// The live state dashboards start from and follow: every machine, kept current from the change
-// feed, and the sequence number of the last change sent. Changes are numbered and applied to the
-// map at the moment they are published, in one synchronous step, so a snapshot taken at any
-// moment is exactly "the state after seq N" and the next message a new socket receives is N + 1.
+// What dashboards start from and follow: a snapshot of every machine, then every change, numbered.
+// The machines are the directory's (src/api/machines/directory.ts), which applies each change the
+// moment it arrives; the hub keeps no copy of its own (at 100,000 machines a copy is tens of MB).
+// Changes are numbered when they are sent, after the coalescing window, so before a snapshot is
+// taken whatever waits in the window is sent first: the directory is then exactly "the state
+// after seq N", and the next message the new socket receives is N + 1.
 import type { MonitoringState } from "../api/health/index.ts";
 import type { Machine } from "../api/machines/model.ts";
 import type { ChangeFeed } from "../changes.ts";
@@ -11,7 +13,7 @@ import { VERSION } from "../version.ts";
 import { BACKPRESSURE_LIMIT, Clients } from "./clients.ts";
 import { Coalescer } from "./coalescer.ts";
 import { liveRoutes, STATUS_TOPIC } from "./index.ts";
-import { applyEvent, encodeSnapshot, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
+import { encodeSnapshot, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
 
 /** The part of Bun's server the hub uses: one publish serialises a message once for all sockets. */
 interface Publisher {
@@ -20,7 +22,8 @@ interface Publisher {
 
 export interface LiveHubDeps {
   feed: ChangeFeed;
-  loadMachines: () => Promise<Machine[]>;
+  /** Every machine with every change that reached the feed applied (the directory). */
+  machines: () => Iterable<Machine>;
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
   monitoring: () => MonitoringState;
@@ -36,12 +39,9 @@ const RECHECK_MS = 60_000;
 
 export class LiveHub {
   #seq = 0;
-  readonly #machines = new Map<number, Machine>();
   /** The serialised snapshot for the current seq, shared by every socket that opens before the
    *  next change (10,000 machines are ~3 MB of JSON: built once, not once per reconnect). */
   #snapshot: string | undefined;
-  /** Events sent while the initial load was in flight, replayed over what it returned. */
-  #sentDuringLoad: LiveEvent[] | undefined = [];
   #server: Publisher | null = null;
   readonly #coalescer = new Coalescer<BroadcastChange>((changes) => this.#publish(changes));
   readonly #unsubscribe: () => void;
@@ -51,31 +51,17 @@ export class LiveHub {
 
   private constructor(readonly deps: LiveHubDeps) {
     this.sockets = new Clients(deps.config.wsMaxPerIp);
-    // Subscribed before the load, so no change falls between what the load reads and the feed.
     this.#unsubscribe = deps.feed.subscribe((change) => {
       if (change.type === "machine_seen") return;
-      // With no dashboard open there is nobody to spare frames for: applied at once, without
+      // With no dashboard open there is nobody to spare frames for: numbered at once, without
       // the coalescing window's timer (10 wake-ups a second while checks flow).
       if (this.sockets.size === 0 && this.#coalescer.pending === 0) this.#publish([change]);
       else this.#coalescer.push(change);
     });
   }
 
-  static async start(deps: LiveHubDeps): Promise<LiveHub> {
-    const hub = new LiveHub(deps);
-    try {
-      const machines = await deps.loadMachines();
-      hub.#machines.clear();
-      for (const m of machines) hub.#machines.set(m.id, m);
-      for (const e of hub.#sentDuringLoad ?? []) applyEvent(hub.#machines, e);
-      hub.#sentDuringLoad = undefined;
-      hub.#snapshot = undefined;
-    } catch (err) {
-      hub.#unsubscribe();
-      hub.#coalescer.close();
-      throw err;
-    }
-    return hub;
+  static start(deps: LiveHubDeps): LiveHub {
+    return new LiveHub(deps);
   }
 
   /** Open dashboard sockets. */
@@ -97,17 +83,20 @@ export class LiveHub {
     return JSON.stringify(msg);
   }
 
+  /** Every machine as of the last change sent (sending what waits in the window first). */
   snapshot(): string {
-    this.#snapshot ??= encodeSnapshot(this.#seq, this.#machines.values());
+    this.#coalescer.flush();
+    this.#snapshot ??= encodeSnapshot(this.#seq, this.deps.machines());
     return this.#snapshot;
   }
 
   #publish(changes: BroadcastChange[]): void {
-    const events = changes.map((c): LiveEvent => ({ ...c, seq: ++this.#seq }));
-    for (const e of events) applyEvent(this.#machines, e);
-    this.#sentDuringLoad?.push(...events);
     this.#snapshot = undefined;
-    if (this.sockets.size === 0 || !this.#server) return;
+    if (this.sockets.size === 0 || !this.#server) {
+      this.#seq += changes.length; // numbered all the same: nobody is there to be told
+      return;
+    }
+    const events = changes.map((c): LiveEvent => ({ ...c, seq: ++this.#seq }));
     const msg: ServerMessage = events.length === 1 ? events[0]! : { type: "batch", seq: this.#seq, events };
     const dropped = this.sockets.dropLagging();
     if (dropped) {

@@ -3,6 +3,7 @@
 // a healthy client beside it that must keep getting everything.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Elysia } from "elysia";
+import { MachineDirectory } from "../../src/api/machines/directory.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { ChangeFeed } from "../../src/changes.ts";
 import { BACKPRESSURE_LIMIT } from "../../src/live/clients.ts";
@@ -42,9 +43,11 @@ function bigMachine(id: number, round: number): Machine {
 
 beforeAll(async () => {
   feed = new ChangeFeed();
-  hub = await LiveHub.start({
+  // The machines as the server keeps them: the directory, following the same feed.
+  const directory = await MachineDirectory.start(feed, async () => [], { groupBy: "vni-or-subnet", subnetPrefixV4: 24, subnetPrefixV6: 64 });
+  hub = LiveHub.start({
     feed,
-    loadMachines: async () => [],
+    machines: () => directory.all(),
     config: { wsMaxPerIp: 10, trustProxy: false },
     log: silentLogger,
     monitoring: () => ({ monitoring: "off", monitoring_reason: "test" }),

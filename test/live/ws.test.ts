@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Change } from "../../src/changes.ts";
 import { COALESCE_WINDOW_MS } from "../../src/live/coalescer.ts";
-import { encodeTokenProtocol, SNAPSHOT_COLUMNS, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { applyEvent, encodeTokenProtocol, SNAPSHOT_COLUMNS, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
 import { VERSION } from "../../src/version.ts";
 import { ADMIN_TOKEN, admin, loopbackIp, machineBody, testApp, type TestApp } from "../helpers/app.ts";
 import { LiveClient, upgradeAnswer } from "./live-client.ts";
@@ -123,6 +123,30 @@ describe("WS /ws/status", () => {
     expect(m).toMatchObject({ status: "unreachable", consecutive_failures: 3, last_rtt_ms: 0.25 });
     expect(c.snapshot!.machines.some((x) => x.ip_address === "127.3.0.2")).toBe(false); // deleted above
     expect(c.snapshot!.seq).toBe(watcher.events.at(-1)?.seq ?? watcher.snapshot!.seq);
+  });
+
+  test("sockets opening while checks stream in: snapshot + events add up to the server's state, nothing twice", async () => {
+    const created = await put(s.base, "127.3.0.9", machineBody(9));
+    const { id } = await created.json();
+    const first = await connect(s.ws); // a dashboard already open: changes now wait in the window
+    const late: LiveClient[] = [];
+    // Checks every 5 ms, and a new dashboard every ~40 ms among them (inside the coalescing window).
+    for (let i = 0; i < 60; i++) {
+      s.t.feed.publish(statusUpdate(id, i % 7 === 0 ? "unreachable" : "active", i % 7 === 0 ? null : 0.1));
+      if (i % 8 === 4) late.push(await connect(s.ws));
+      else await Bun.sleep(5);
+    }
+    await Bun.sleep(COALESCE_WINDOW_MS * 3);
+    // The list is the server's in-memory directory, which the snapshot is made from too.
+    const [served] = (await (await fetch(`${s.base}/api/machines?q=127.3.0.9`)).json()).items;
+    expect(served.recent_checks).toHaveLength(30); // the strip is full: any mark applied twice would show
+    for (const c of [first, ...late]) {
+      expect(seqs(c.events)).toEqual(c.events.map((_, i) => c.snapshot!.seq + 1 + i));
+      const machines = new Map(c.snapshot!.machines.map((m) => [m.id, m]));
+      for (const e of c.events) applyEvent(machines, e);
+      expect(machines.get(id)).toEqual(served);
+      c.close();
+    }
   });
 
   test("500 registrations and 500 status changes reach a browser in few frames", async () => {

@@ -142,13 +142,16 @@ describe("how soon the monitor's writer writes", () => {
 });
 
 describe("the live hub with no dashboard open", () => {
-  test("applies each change at once, with no coalescing timer; a dashboard opening then starts from it", async () => {
+  test("numbers each change at once, with no coalescing timer; a dashboard opening then starts from it", async () => {
     const { ChangeFeed } = await import("../../src/changes.ts");
     const { LiveHub } = await import("../../src/live/hub.ts");
+    const { MachineDirectory } = await import("../../src/api/machines/directory.ts");
+    const { snapshotMachines } = await import("../../src/live/protocol.ts");
     const feed = new ChangeFeed();
     const machine = { id: 1, hostname: "a", status: "active", recent_checks: "", last_rtt_ms: null } as never;
-    const hub = await LiveHub.start({
-      feed, loadMachines: async () => [machine], config: { wsMaxPerIp: 10, trustProxy: false }, log: silentLogger,
+    const directory = await MachineDirectory.start(feed, async () => [machine], { groupBy: "vni-or-subnet", subnetPrefixV4: 24, subnetPrefixV6: 64 });
+    const hub = LiveHub.start({
+      feed, machines: () => directory.all(), config: { wsMaxPerIp: 10, trustProxy: false }, log: silentLogger,
       monitoring: () => ({ monitoring: true }) as never,
     });
     const counts = countTimers();
@@ -159,7 +162,7 @@ describe("the live hub with no dashboard open", () => {
     expect(counts).toEqual({ timeouts: 0, intervals: 0 });
     const snapshot = JSON.parse(hub.snapshot());
     expect(snapshot.seq).toBe(3);
-    expect(snapshot.machines[0].recent_checks).toBe("111");
+    expect(snapshotMachines(snapshot)[0]!.recent_checks).toBe("111");
     hub.close();
   });
 });
