@@ -26,7 +26,6 @@ export const SORT_LABELS: Record<SortKey, string> = {
   last_seen: "Last seen",
 };
 
-
 /** An IP address as a string that sorts numerically: IPv4 before IPv6, each by value. */
 export function ipSortKey(ip: string): string {
   if (!ip.includes(":")) return "4" + ip.split(".").map((o) => o.padStart(3, "0")).join(".");
@@ -78,6 +77,7 @@ class Keys {
     return (this.#seen ??= Date.parse(this.machine.last_seen));
   }
 }
+
 // Each machine's keys ride on the machine object itself, under a symbol (so JSON and the
 // machine's fields never see them); a WeakMap did the same 5–10 times slower at 100,000. Machine
 // objects are never changed, only replaced, often by a spread ({ ...m, status }) that copies the
