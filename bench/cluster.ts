@@ -2,11 +2,10 @@
 // by four on these 2 cores (compiled binary, one PostgreSQL). Per instance CPU and RSS, what
 // PostgreSQL spent and wrote, how long a change made through one instance takes to reach a
 // dashboard connected to another (p50/p99), and the takeover after kill -9. Needs root.
-import { spawnSync } from "node:child_process";
 import postgres from "postgres";
 import { LiveClient } from "../test/live/live-client.ts";
 import { encodeTokenProtocol } from "../src/live/protocol.ts";
-import { isolatedBinary } from "../test/helpers/binary.ts";
+import { migrate, seedMachines } from "../test/helpers/seeded-fleet.ts";
 import { call, instancesSeenBy, startInstance, stopInstances, type Instance } from "../test/helpers/instances.ts";
 import { sharedPgCluster } from "../test/helpers/postgres.ts";
 import { ADMIN_TOKEN } from "../test/helpers/app.ts";
@@ -18,24 +17,6 @@ const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 120);
 const WARMUP_S = Number(process.env.BENCH_CLUSTER_WARMUP ?? 95);
 const ENV = { PING_INTERVAL: "60s", MAX_MACHINES: String(MACHINES + 1000), LOG_LEVEL: "warn" };
 const START = { startTimeoutMs: 180_000 };
-
-/** Machines straight into the database (registering 100,000 over HTTP is another bench). */
-async function seedMachines(sql: postgres.Sql, count: number) {
-  await sql`
-    INSERT INTO machines (hostname, ip_address, mac_address)
-    SELECT 'bench-' || n, '127.10.0.1'::inet + n, ('5254' || lpad(to_hex(n), 8, '0'))::macaddr
-    FROM generate_series(0, ${count - 1}::int) n`;
-}
-
-async function migrate(url: string) {
-  const { bin, cleanup } = isolatedBinary();
-  try {
-    const r = spawnSync(bin, ["migrate"], { env: { PATH: process.env.PATH ?? "", DATABASE_URL: url }, encoding: "utf8", timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`migrate failed: ${r.stderr}`);
-  } finally {
-    cleanup();
-  }
-}
 
 async function waitBalanced(instances: Instance[], ms = 120_000) {
   const deadline = Date.now() + ms;
@@ -174,8 +155,8 @@ export async function runClusterBench(): Promise<string> {
   const dataDir = `${pg.dir}/data`;
   let instances: Instance[] = [];
   try {
-    await migrate(url);
-    await seedMachines(sql, MACHINES);
+    migrate(url);
+    await seedMachines(sql, MACHINES, "bench-");
 
     instances = [await startInstance(url, ENV, START)];
     await waitBalanced(instances);

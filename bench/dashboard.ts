@@ -14,12 +14,10 @@
 //
 // Anchor: Uptime Kuma users report 10–50 s dashboard loads at 1,400–1,900 monitors. Target here:
 // under 1 s at 10,000.
-import { spawnSync } from "node:child_process";
 import type { Page } from "playwright-core";
-import postgres from "postgres";
-import { isolatedBinary, serveBinary, type ServedBinary } from "../test/helpers/binary.ts";
+import type { ServedBinary } from "../test/helpers/binary.ts";
 import { addUser, hasChromium, launchBrowser, type Browser, type TestUser } from "../test/helpers/browser.ts";
-import { sharedPgCluster } from "../test/helpers/postgres.ts";
+import { fleetOnPostgres as seededFleet } from "../test/helpers/seeded-fleet.ts";
 import { ADMIN, median, runAlone, seed, startVxman, table } from "./lib.ts";
 
 const MACHINES = Number(process.env.MACHINES ?? 10_000);
@@ -177,30 +175,9 @@ async function scrollFrames(page: Page): Promise<number[]> {
   })) as number[];
 }
 
-/** A fresh PostgreSQL database with `count` machines (straight into the table, as the cluster
- *  bench does), and a server of `binary` (this checkout's when undefined) on it. */
-export async function fleetOnPostgres(count: number, binary: string | undefined, env: Record<string, string> = {}): Promise<ServedBinary> {
-  const url = await (await sharedPgCluster()).createDatabase();
-  const { bin, cleanup } = isolatedBinary(binary);
-  try {
-    const r = spawnSync(bin, ["migrate"], { env: { PATH: process.env.PATH ?? "", DATABASE_URL: url }, encoding: "utf8", timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`migrate failed: ${r.stderr}`);
-  } finally {
-    cleanup();
-  }
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    await sql`
-      INSERT INTO machines (hostname, ip_address, mac_address)
-      SELECT 'node-' || n, '127.10.0.1'::inet + n, ('5254' || lpad(to_hex(n), 8, '0'))::macaddr
-      FROM generate_series(0, ${count - 1}::int) n`;
-  } finally {
-    await sql.end();
-  }
-  return serveBinary(
-    { DATABASE_URL: url, ADMIN_TOKEN: ADMIN, RATE_LIMIT: "0", LOG_LEVEL: "warn", PING_INTERVAL: "60s", MAX_MACHINES: String(count + 1000), ...env },
-    { startTimeoutMs: 180_000, binary },
-  );
+/** `count` machines in PostgreSQL and a server of `binary` on them (the bench's admin token). */
+export function fleetOnPostgres(count: number, binary: string | undefined, env: Record<string, string> = {}): Promise<ServedBinary> {
+  return seededFleet(count, binary, { ADMIN_TOKEN: ADMIN, ...env });
 }
 
 /** First render and scrolling at each size in SCROLL_SIZES, desktop and phone, on this build and

@@ -5,7 +5,7 @@
 // page asks GET /api/session on every break rather than knocking forever.
 import type { MonitoringState } from "../../src/api/health/index.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
-import { LIVE_PROTOCOL, snapshotMachines, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { LIVE_PROTOCOL, SnapshotReader, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
 
 export type LiveState =
   | { kind: "connecting" }
@@ -41,6 +41,8 @@ export const socketUrl = (path: string) => `${location.protocol === "https:" ? "
 export class LiveConnection {
   #ws: WebSocket | null = null;
   #seq = -1;
+  /** The snapshot being received, part by part (null once it is whole). */
+  #reader: SnapshotReader | null = null;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
@@ -63,9 +65,11 @@ export class LiveConnection {
   #connect(): void {
     clearTimeout(this.#timer);
     this.handlers.state({ kind: "connecting" });
+    performance.mark("vxman:socket");
     const ws = new WebSocket(socketUrl("/ws/status"), [LIVE_PROTOCOL]);
     this.#ws = ws;
     this.#seq = -1;
+    this.#reader = null;
     ws.onmessage = (ev) => {
       if (this.#ws !== ws) return;
       this.#receive(ws, JSON.parse(String(ev.data)) as ServerMessage);
@@ -83,10 +87,12 @@ export class LiveConnection {
         this.handlers.hello(msg);
         return;
       case "snapshot":
-        this.#seq = msg.seq;
-        this.#attempt = 0;
-        this.handlers.snapshot(snapshotMachines(msg));
-        this.handlers.state({ kind: "connected" });
+        performance.mark("vxman:snapshot-first-part");
+        this.#reader = new SnapshotReader(msg);
+        this.#snapshotPart(ws, true);
+        return;
+      case "snapshot_rows":
+        this.#snapshotPart(ws, this.#reader?.add(msg) ?? false);
         return;
       case "batch":
         this.#events(ws, msg.events);
@@ -96,18 +102,39 @@ export class LiveConnection {
     }
   }
 
+  /** A part of the snapshot came (`fits`: it belonged to the one being read); once the last is in,
+   *  the list is shown and the events held meanwhile are applied. */
+  #snapshotPart(ws: WebSocket, fits: boolean): void {
+    const reader = this.#reader;
+    if (!fits || !reader) return this.#startOver(ws, "snapshot parts out of order");
+    if (!reader.complete) return;
+    this.#reader = null;
+    this.#seq = reader.seq;
+    this.#attempt = 0;
+    performance.mark("vxman:snapshot-whole");
+    this.handlers.snapshot(reader.machines);
+    performance.mark("vxman:snapshot-stored");
+    this.handlers.state({ kind: "connected" });
+    this.#events(ws, reader.heldEvents);
+  }
+
   #events(ws: WebSocket, events: LiveEvent[]): void {
-    const first = events[0];
-    if (!first) return;
-    if (this.#seq < 0 || first.seq !== this.#seq + 1) {
-      // A missed message means the list may be wrong: start over from a snapshot.
-      ws.close(4000, "missed an update");
-      this.#ws = null;
-      this.#retry("missed an update", 0);
+    if (this.#reader) {
+      for (const e of events) this.#reader.heldEvents.push(e);
       return;
     }
+    const first = events[0];
+    if (!first) return;
+    // A missed message means the list may be wrong: start over from a snapshot.
+    if (this.#seq < 0 || first.seq !== this.#seq + 1) return this.#startOver(ws, "missed an update");
     this.#seq = events[events.length - 1]!.seq;
     this.handlers.events(events);
+  }
+
+  #startOver(ws: WebSocket, reason: string): void {
+    ws.close(4000, reason);
+    this.#ws = null;
+    this.#retry(reason, 0);
   }
 
   #retry(reason: string, delay = backoffDelay(this.#attempt)): void {

@@ -59,6 +59,7 @@ export class Session {
   /** Asks the server who this page is; notices a session that ended since the last answer. */
   async refresh(): Promise<void> {
     const next = await api<WhoAmI>("/api/session");
+    if (!this.who) performance.mark("vxman:session");
     if (this.who?.authenticated && !next.authenticated) this.ended = true;
     this.#set(next);
   }

@@ -64,7 +64,7 @@ export function runLiveRoutes({ runs, store, live, trustProxy, log }: RunLiveDep
     upgrade: (ctx) => negotiateProtocol(ctx),
     open: (ws) => {
       const raw = ws.raw as ServerWebSocket<unknown>;
-      const refused = sockets.admit(raw, clientIp(raw.remoteAddress, ws.data.headers["x-forwarded-for"], trustProxy), 0, ws.data.headers);
+      const refused = sockets.admit(raw, clientIp(raw.remoteAddress, ws.data.headers["x-forwarded-for"], trustProxy), ws.data.headers);
       if (refused) return void raw.close(CLOSE_POLICY, refused);
       live.watchAccess();
       const runId = Number(ws.data.params.id);

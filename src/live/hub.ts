@@ -4,6 +4,7 @@
 // Changes are numbered when they are sent, after the coalescing window, so before a snapshot is
 // taken whatever waits in the window is sent first: the directory is then exactly "the state
 // after seq N", and the next message the new socket receives is N + 1.
+import type { ServerWebSocket } from "bun";
 import type { MonitoringState } from "../api/health/index.ts";
 import type { Machine } from "../api/machines/model.ts";
 import type { ChangeFeed } from "../changes.ts";
@@ -13,7 +14,7 @@ import { VERSION } from "../version.ts";
 import { BACKPRESSURE_LIMIT, Clients } from "./clients.ts";
 import { Coalescer } from "./coalescer.ts";
 import { liveRoutes, STATUS_TOPIC } from "./index.ts";
-import { encodeSnapshot, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
+import { SnapshotParts, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
 
 /** The part of Bun's server the hub uses: one publish serialises a message once for all sockets. */
 interface Publisher {
@@ -23,7 +24,7 @@ interface Publisher {
 export interface LiveHubDeps {
   feed: ChangeFeed;
   /** Every machine with every change that reached the feed applied (the directory). */
-  machines: () => Iterable<Machine>;
+  machines: () => readonly Machine[];
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
   monitoring: () => MonitoringState;
@@ -39,9 +40,9 @@ const RECHECK_MS = 60_000;
 
 export class LiveHub {
   #seq = 0;
-  /** The serialised snapshot for the current seq, shared by every socket that opens before the
-   *  next change (10,000 machines are ~3 MB of JSON: built once, not once per reconnect). */
-  #snapshot: string | undefined;
+  /** The snapshot for the current seq, shared by every socket that opens before the next change
+   *  (10,000 machines are ~3 MB of JSON: made once, not once per reconnect). */
+  #snapshot: SnapshotParts | undefined;
   #server: Publisher | null = null;
   readonly #coalescer = new Coalescer<BroadcastChange>((changes) => this.#publish(changes));
   readonly #unsubscribe: () => void;
@@ -84,10 +85,35 @@ export class LiveHub {
   }
 
   /** Every machine as of the last change sent (sending what waits in the window first). */
-  snapshot(): string {
+  snapshot(): SnapshotParts {
     this.#coalescer.flush();
-    this.#snapshot ??= encodeSnapshot(this.#seq, this.deps.machines());
+    this.#snapshot ??= new SnapshotParts(this.#seq, this.deps.machines());
     return this.#snapshot;
+  }
+
+  /**
+   * Sends an admitted socket the snapshot and subscribes it to every change after it. The first
+   * part goes out in the same step as the subscribe, so no change falls in between; the other
+   * parts follow, each once the socket has taken the one before, and the changes published
+   * meanwhile reach the socket between them (the reader holds those until the last part).
+   */
+  follow(ws: ServerWebSocket<unknown>): void {
+    this.#sendParts(ws, this.snapshot()).catch((err) => {
+      this.deps.log.error({ err: String(err) }, "could not send a dashboard its snapshot; closing its socket");
+      this.sockets.remove(ws);
+      ws.close(1011, "server error while sending the snapshot");
+    });
+  }
+
+  async #sendParts(ws: ServerWebSocket<unknown>, snapshot: SnapshotParts): Promise<void> {
+    for (let i = 0, part = snapshot.part(0); part !== undefined; part = snapshot.part(++i)) {
+      // Part i is made while the socket still takes part i - 1.
+      if (i > 0) await this.sockets.taken(ws);
+      if (!this.sockets.has(ws)) return;
+      this.sockets.sendingPart(ws, part.length);
+      ws.send(part);
+      if (i === 0) ws.subscribe(STATUS_TOPIC);
+    }
   }
 
   #publish(changes: BroadcastChange[]): void {

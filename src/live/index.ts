@@ -1,5 +1,6 @@
 // WS /ws/status: routes only. The upgrade checks access; a socket that opens is counted against
-// its IP's cap, sent hello + snapshot, and subscribed to the status topic the hub publishes on.
+// its IP's cap, sent hello + snapshot, and subscribed to the status topic the hub publishes on
+// (LiveHub.follow).
 import type { ServerWebSocket } from "bun";
 import { Elysia } from "elysia";
 import { clientIp } from "../http/client.ts";
@@ -45,17 +46,17 @@ export function liveRoutes(hub: LiveHub) {
       const raw = ws.raw as ServerWebSocket<unknown>;
       // The same client address the rate limit counts by (TRUST_PROXY: from X-Forwarded-For).
       const ip = clientIp(raw.remoteAddress, ws.data.headers["x-forwarded-for"], config.trustProxy);
-      // One synchronous step: no change can be published between the snapshot and the subscribe.
-      const snapshot = hub.snapshot();
-      const refused = hub.sockets.admit(raw, ip, snapshot.length, ws.data.headers);
+      const refused = hub.sockets.admit(raw, ip, ws.data.headers);
       if (refused) {
         raw.close(CLOSE_POLICY, refused);
         return;
       }
       hub.watchAccess();
       raw.send(hub.hello());
-      raw.send(snapshot);
-      raw.subscribe(STATUS_TOPIC);
+      hub.follow(raw);
+    },
+    drain: (ws) => {
+      hub.sockets.drained(ws.raw as ServerWebSocket<unknown>);
     },
     close: (ws) => {
       hub.sockets.remove(ws.raw as ServerWebSocket<unknown>);

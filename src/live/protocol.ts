@@ -16,13 +16,17 @@ export type StatusUpdate = Extract<LiveEvent, { type: "status_update" }>;
 /**
  * Every machine as of `seq`, as a table: `columns` names the fields once, and each row holds one
  * machine's values in that order. Field names repeated in every object were 40 % of the bytes:
- * 100,000 machines are 25 MB this way, 47 MB as objects. The next event has seq + 1.
+ * 100,000 machines are 25 MB this way, 47 MB as objects. `total` rows in all: the first
+ * SNAPSHOT_PART_ROWS come here, the rest in `snapshot_rows` messages. The next event has seq + 1.
  */
-export type Snapshot = { type: "snapshot"; seq: number; columns: string[]; rows: unknown[][] };
+export type Snapshot = { type: "snapshot"; seq: number; total: number; columns: string[]; rows: unknown[][] };
+/** More rows of the snapshot with the same `seq` (events may arrive in between: see SnapshotReader). */
+export type SnapshotRows = { type: "snapshot_rows"; seq: number; rows: unknown[][] };
 
 export type ServerMessage =
   | ({ type: "hello"; version: string } & MonitoringState)
   | Snapshot
+  | SnapshotRows
   | LiveEvent
   /** Events that arrived within one coalescing window; `seq` is that of the last one. */
   | { type: "batch"; seq: number; events: LiveEvent[] };
@@ -48,11 +52,80 @@ type Unlisted = Exclude<keyof Machine, (typeof SNAPSHOT_COLUMNS)[number]>;
 const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyFieldListed;
 
-/** The snapshot message for these machines, serialised. */
-export function encodeSnapshot(seq: number, machines: Iterable<Machine>): string {
-  const rows: unknown[][] = [];
-  for (const m of machines) rows.push(SNAPSHOT_COLUMNS.map((c) => m[c]));
-  return JSON.stringify({ type: "snapshot", seq, columns: [...SNAPSHOT_COLUMNS], rows } satisfies Snapshot);
+/**
+ * About how many bytes of rows one snapshot message carries. A big fleet's snapshot goes out in
+ * parts, each sent once the socket has taken the one before: the browser parses one part while the
+ * server makes the next, and the server answers other requests in between rather than being busy
+ * for half a second at 100,000 machines. Bounded in bytes, not rows (extra_data may be 8 KiB a
+ * machine), so what waits for one socket stays far below Bun's backpressureLimit, past which Bun
+ * would drop the changes published to it without a word (src/live/clients.ts).
+ */
+export const SNAPSHOT_PART_BYTES = 1024 * 1024;
+
+/**
+ * The snapshot of these machines as of `seq`, made a part at a time, in order, and each part once
+ * however many sockets send it. Holding the machine objects holds that moment: the directory
+ * replaces a machine's object on every change and never modifies one.
+ */
+export class SnapshotParts {
+  readonly #parts: string[] = [];
+  /** The first machine not yet in a part. */
+  #next = 0;
+
+  constructor(
+    readonly seq: number,
+    private readonly machines: readonly Machine[],
+  ) {}
+
+  /** Part `i`, serialised (the first is a `snapshot`, the others `snapshot_rows`); undefined past the last. */
+  part(i: number): string | undefined {
+    while (this.#parts.length <= i && (this.#parts.length === 0 || this.#next < this.machines.length)) this.#parts.push(this.#makeNext());
+    return this.#parts[i];
+  }
+
+  #makeNext(): string {
+    const rows: string[] = [];
+    for (let bytes = 0; this.#next < this.machines.length && bytes < SNAPSHOT_PART_BYTES; ) {
+      const m = this.machines[this.#next++]!;
+      const row = JSON.stringify(SNAPSHOT_COLUMNS.map((c) => m[c]));
+      rows.push(row);
+      bytes += row.length;
+    }
+    // One row at a time (to count the bytes) measured faster than one JSON.stringify of them all.
+    const head: Omit<Snapshot, "rows"> | Omit<SnapshotRows, "rows"> =
+      this.#parts.length === 0
+        ? { type: "snapshot", seq: this.seq, total: this.machines.length, columns: [...SNAPSHOT_COLUMNS] }
+        : { type: "snapshot_rows", seq: this.seq };
+    return `${JSON.stringify(head).slice(0, -1)},"rows":[${rows.join(",")}]}`;
+  }
+}
+
+/**
+ * A snapshot put back together from its parts, on the reading end. Events that arrive before the
+ * last part are held, to be applied after it (they carry the seqs that follow the snapshot's).
+ */
+export class SnapshotReader {
+  readonly machines: Machine[];
+  readonly heldEvents: LiveEvent[] = [];
+
+  constructor(private readonly first: Snapshot) {
+    this.machines = snapshotMachines(first);
+  }
+
+  get seq(): number {
+    return this.first.seq;
+  }
+
+  get complete(): boolean {
+    return this.machines.length >= this.first.total;
+  }
+
+  /** Adds a part; false when it belongs to another snapshot or overflows this one (start over). */
+  add(part: SnapshotRows): boolean {
+    if (part.seq !== this.first.seq || this.machines.length + part.rows.length > this.first.total) return false;
+    for (const m of snapshotMachines({ columns: this.first.columns, rows: part.rows })) this.machines.push(m);
+    return true;
+  }
 }
 
 /** A snapshot's rows as machines, by the names its columns give (so a column the server adds

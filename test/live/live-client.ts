@@ -1,15 +1,18 @@
 // A dashboard's view of /ws/status for tests: a real WebSocket (Bun's global client) that
-// records every frame, flattens batches into events and checks nothing itself.
+// records every frame, puts the snapshot's parts together (as the page does, with the protocol's
+// SnapshotReader), flattens batches into events and checks nothing itself.
 import type { Machine } from "../../src/api/machines/model.ts";
-import { snapshotMachines, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { SnapshotReader, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
 
 type Hello = Extract<ServerMessage, { type: "hello" }>;
-/** The snapshot as the dashboard reads it: its seq, and its rows as machines. */
+/** The snapshot as the dashboard reads it, once its last part is in: its seq, and its rows as machines. */
 interface Snapshot {
   seq: number;
   machines: Machine[];
-  /** Its size on the wire (characters of JSON). */
+  /** Its size on the wire (characters of JSON, all parts). */
   length: number;
+  /** How many messages it came in. */
+  parts: number;
 }
 
 export class LiveClient {
@@ -17,6 +20,10 @@ export class LiveClient {
   readonly events: LiveEvent[] = [];
   hello: Hello | undefined;
   snapshot: Snapshot | undefined;
+  /** A snapshot part that did not fit the snapshot being read (the page would start over). */
+  strayPart = false;
+  #reader: SnapshotReader | null = null;
+  #parts = { count: 0, length: 0 };
   closeEvent: { code: number; reason: string } | undefined;
   readonly closed: Promise<{ code: number; reason: string }>;
 
@@ -26,7 +33,12 @@ export class LiveClient {
       const msg = JSON.parse(text) as ServerMessage;
       this.frames.push(msg);
       if (msg.type === "hello") this.hello = msg;
-      else if (msg.type === "snapshot") this.snapshot = { seq: msg.seq, machines: snapshotMachines(msg), length: text.length };
+      else if (msg.type === "snapshot") {
+        this.#reader = new SnapshotReader(msg);
+        this.#parts = { count: 0, length: 0 };
+        this.#part(text, true);
+      } else if (msg.type === "snapshot_rows") this.#part(text, this.#reader?.add(msg) ?? false);
+      else if (this.#reader) this.#reader.heldEvents.push(...(msg.type === "batch" ? msg.events : [msg]));
       else if (msg.type === "batch") this.events.push(...msg.events);
       else this.events.push(msg);
     };
@@ -36,6 +48,19 @@ export class LiveClient {
         resolve(this.closeEvent);
       });
     });
+  }
+
+  #part(text: string, fits: boolean): void {
+    const reader = this.#reader;
+    if (!fits || !reader) {
+      this.strayPart = true;
+      return;
+    }
+    this.#parts = { count: this.#parts.count + 1, length: this.#parts.length + text.length };
+    if (!reader.complete) return;
+    this.#reader = null;
+    this.snapshot = { seq: reader.seq, machines: reader.machines, length: this.#parts.length, parts: this.#parts.count };
+    this.events.push(...reader.heldEvents);
   }
 
   /** Opens a socket; resolves once it is open (or closed without opening). */

@@ -4,7 +4,9 @@ import { describe, expect, test } from "bun:test";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { offeredProtocols } from "../../src/live/index.ts";
 import { Coalescer } from "../../src/live/coalescer.ts";
-import { applyEvent, encodeSnapshot, encodeTokenProtocol, snapshotMachines, type Snapshot } from "../../src/live/protocol.ts";
+import {
+  applyEvent, encodeTokenProtocol, SNAPSHOT_PART_BYTES, SnapshotParts, SnapshotReader, snapshotMachines, type LiveEvent, type Snapshot, type SnapshotRows,
+} from "../../src/live/protocol.ts";
 import { matchesEtag } from "../../src/web/pages.ts";
 
 const machine = (id: number, extra: Partial<Machine> = {}): Machine => ({
@@ -101,11 +103,48 @@ describe("applyEvent", () => {
 describe("the snapshot as a table", () => {
   test("machines go out as rows under their field names and come back equal", () => {
     const machines = [machine(1, { labels: ["rack=a"], extra_data: { vni: 7 }, groups: ["vni 7"] }), machine(2, { last_rtt_ms: null, notes: "spare" })];
-    const wire = JSON.parse(encodeSnapshot(41, machines)) as Snapshot;
-    expect(wire).toMatchObject({ type: "snapshot", seq: 41 });
+    const parts = new SnapshotParts(41, machines);
+    expect(parts.part(1)).toBeUndefined();
+    const wire = JSON.parse(parts.part(0)!) as Snapshot;
+    expect(wire).toMatchObject({ type: "snapshot", seq: 41, total: 2 });
     expect(wire.rows).toHaveLength(2);
     expect(wire.rows[0]).toHaveLength(Object.keys(machines[0]!).length);
     expect(snapshotMachines(wire)).toEqual(machines);
+  });
+
+  test("no machines: one part, empty, complete at once", () => {
+    const parts = new SnapshotParts(0, []);
+    expect(parts.part(1)).toBeUndefined();
+    const wire = JSON.parse(parts.part(0)!) as Snapshot;
+    expect(wire).toMatchObject({ type: "snapshot", seq: 0, total: 0, rows: [] });
+    expect(new SnapshotReader(wire).complete).toBe(true);
+  });
+
+  test("a big fleet goes in parts of about SNAPSHOT_PART_BYTES; the reader puts them together and holds the events that came between", () => {
+    const machines = Array.from({ length: 12_000 }, (_, i) => machine(i + 1, i % 100 === 0 ? { extra_data: { blob: "x".repeat(8000) } } : {}));
+    const snapshot = new SnapshotParts(7, machines);
+    const texts: string[] = [];
+    for (let i = 0; snapshot.part(i) !== undefined; i++) texts.push(snapshot.part(i)!);
+    expect(texts.length).toBeGreaterThanOrEqual(3);
+    expect(snapshot.part(1)).toBe(texts[1]); // made once, however many sockets send it
+    const longestRow = 9000;
+    for (const text of texts) expect(text.length).toBeLessThan(SNAPSHOT_PART_BYTES + longestRow + 1000);
+    const [first, ...rest] = texts.map((t) => JSON.parse(t));
+    expect(first).toMatchObject({ type: "snapshot", seq: 7, total: machines.length });
+    for (const part of rest) expect(part).toMatchObject({ type: "snapshot_rows", seq: 7 });
+
+    const reader = new SnapshotReader(first as Snapshot);
+    const between: LiveEvent = { type: "machine_deleted", machine_id: 1, seq: 8 };
+    reader.heldEvents.push(between);
+    const last = rest.pop() as SnapshotRows;
+    for (const part of rest) expect(reader.add(part)).toBe(true);
+    expect(reader.complete).toBe(false);
+    expect(reader.add({ ...last, seq: 6 })).toBe(false); // another snapshot's part
+    expect(reader.add(last)).toBe(true);
+    expect(reader.complete).toBe(true);
+    expect(reader.machines).toEqual(machines);
+    expect(reader.heldEvents).toEqual([between]);
+    expect(reader.add(last)).toBe(false); // more rows than the snapshot has
   });
 
   test("a reader goes by the column names: reordered or added columns land in the right fields", () => {
