@@ -67,6 +67,17 @@ describe("machine list view", () => {
     expect(names(visibleMachines(all, view({ sort: "last_seen", descending: true })))).toEqual(["node-1", "Alpha", "node-2", "node-10"]);
   });
 
+  test("ties go by name, then id, ascending whichever way the chosen key goes", () => {
+    const tied = new Map(
+      [m(1, "b", "127.1.0.1"), m(2, "a", "127.1.0.2"), m(3, "c", "127.1.0.3", { status: "unreachable", last_rtt_ms: null }), m(4, "a", "127.1.0.4", { last_rtt_ms: null })]
+        .map((x) => [x.id, x]),
+    );
+    expect(sortMachines(tied, "status", true)).toEqual([2, 4, 1, 3]);
+    expect(sortMachines(tied, "status", false)).toEqual([3, 2, 4, 1]);
+    expect(sortMachines(tied, "last_rtt_ms", false)).toEqual([1, 2, 4, 3]); // two unknown: by name
+    expect(sortMachines(tied, "hostname", true)).toEqual([3, 1, 2, 4]);
+  });
+
   test("sorting from a previous order gives the same result, with changes and deletions", () => {
     const before = sortMachines(all, "status", false);
     const next = new Map(all);
