@@ -117,6 +117,7 @@ export class LiveHub {
   }
 
   #publish(changes: BroadcastChange[]): void {
+    this.#snapshot?.release();
     this.#snapshot = undefined;
     if (this.sockets.size === 0 || !this.#server) {
       this.#seq += changes.length; // numbered all the same: nobody is there to be told

@@ -63,37 +63,60 @@ void everyFieldListed;
 export const SNAPSHOT_PART_BYTES = 1024 * 1024;
 
 /**
- * The snapshot of these machines as of `seq`, made a part at a time, in order, and each part once
- * however many sockets send it. Holding the machine objects holds that moment: the directory
- * replaces a machine's object on every change and never modifies one.
+ * The snapshot of these machines as of `seq`, made a part at a time, in order. Holding the machine
+ * objects holds that moment: the directory replaces a machine's object on every change and never
+ * modifies one. While it is the hub's current snapshot each part is kept once made, for every
+ * socket that opens before the next change; once released (a change came, so no socket will start
+ * on it any more) it keeps none, and a slow socket still on it holds one part at a time, not all.
  */
 export class SnapshotParts {
-  readonly #parts: string[] = [];
-  /** The first machine not yet in a part. */
-  #next = 0;
+  /** Parts made so far, while shared. */
+  #texts: string[] = [];
+  /** Where each part made so far ends: the index of the first machine of the next. */
+  readonly #ends: number[] = [];
+  #shared = true;
 
   constructor(
     readonly seq: number,
     private readonly machines: readonly Machine[],
   ) {}
 
-  /** Part `i`, serialised (the first is a `snapshot`, the others `snapshot_rows`); undefined past the last. */
+  /** Part `i`, serialised (the first is a `snapshot`, the others `snapshot_rows`); undefined past
+   *  the last. Asked for in order, as a socket sends them (a part's start is where the last ended). */
   part(i: number): string | undefined {
-    while (this.#parts.length <= i && (this.#parts.length === 0 || this.#next < this.machines.length)) this.#parts.push(this.#makeNext());
-    return this.#parts[i];
+    if (this.#texts[i] !== undefined) return this.#texts[i];
+    if (i > this.#ends.length) throw new RangeError(`snapshot part ${i} asked for before part ${this.#ends.length}`);
+    const start = i === 0 ? 0 : this.#ends[i - 1]!;
+    if (i > 0 && start >= this.machines.length) return undefined;
+    const text = this.#make(i, start);
+    if (this.#shared) this.#texts[i] = text;
+    return text;
   }
 
-  #makeNext(): string {
+  /** Keep no parts from now on (the hub has a newer snapshot). */
+  release(): void {
+    this.#shared = false;
+    this.#texts = [];
+  }
+
+  /** Characters of parts kept. */
+  get keptChars(): number {
+    return this.#texts.reduce((sum, t) => sum + t.length, 0);
+  }
+
+  #make(i: number, start: number): string {
     const rows: string[] = [];
-    for (let bytes = 0; this.#next < this.machines.length && bytes < SNAPSHOT_PART_BYTES; ) {
-      const m = this.machines[this.#next++]!;
+    let at = start;
+    for (let bytes = 0; at < this.machines.length && bytes < SNAPSHOT_PART_BYTES; at++) {
+      const m = this.machines[at]!;
       const row = JSON.stringify(SNAPSHOT_COLUMNS.map((c) => m[c]));
       rows.push(row);
       bytes += row.length;
     }
+    this.#ends[i] = at;
     // One row at a time (to count the bytes) measured faster than one JSON.stringify of them all.
     const head: Omit<Snapshot, "rows"> | Omit<SnapshotRows, "rows"> =
-      this.#parts.length === 0
+      i === 0
         ? { type: "snapshot", seq: this.seq, total: this.machines.length, columns: [...SNAPSHOT_COLUMNS] }
         : { type: "snapshot_rows", seq: this.seq };
     return `${JSON.stringify(head).slice(0, -1)},"rows":[${rows.join(",")}]}`;

@@ -104,8 +104,8 @@ describe("the snapshot as a table", () => {
   test("machines go out as rows under their field names and come back equal", () => {
     const machines = [machine(1, { labels: ["rack=a"], extra_data: { vni: 7 }, groups: ["vni 7"] }), machine(2, { last_rtt_ms: null, notes: "spare" })];
     const parts = new SnapshotParts(41, machines);
-    expect(parts.part(1)).toBeUndefined();
     const wire = JSON.parse(parts.part(0)!) as Snapshot;
+    expect(parts.part(1)).toBeUndefined();
     expect(wire).toMatchObject({ type: "snapshot", seq: 41, total: 2 });
     expect(wire.rows).toHaveLength(2);
     expect(wire.rows[0]).toHaveLength(Object.keys(machines[0]!).length);
@@ -114,8 +114,8 @@ describe("the snapshot as a table", () => {
 
   test("no machines: one part, empty, complete at once", () => {
     const parts = new SnapshotParts(0, []);
-    expect(parts.part(1)).toBeUndefined();
     const wire = JSON.parse(parts.part(0)!) as Snapshot;
+    expect(parts.part(1)).toBeUndefined();
     expect(wire).toMatchObject({ type: "snapshot", seq: 0, total: 0, rows: [] });
     expect(new SnapshotReader(wire).complete).toBe(true);
   });
@@ -126,7 +126,15 @@ describe("the snapshot as a table", () => {
     const texts: string[] = [];
     for (let i = 0; snapshot.part(i) !== undefined; i++) texts.push(snapshot.part(i)!);
     expect(texts.length).toBeGreaterThanOrEqual(3);
-    expect(snapshot.part(1)).toBe(texts[1]); // made once, however many sockets send it
+    // Kept for other sockets while shared; once released (a newer snapshot exists) none is kept,
+    // and a socket still sending it gets the very same parts made again.
+    expect(snapshot.keptChars).toBe(texts.reduce((sum, t) => sum + t.length, 0));
+    snapshot.release();
+    expect(snapshot.keptChars).toBe(0);
+    for (let i = 0; i < texts.length; i++) expect(snapshot.part(i)).toBe(texts[i]!);
+    expect(snapshot.part(texts.length)).toBeUndefined();
+    expect(snapshot.keptChars).toBe(0);
+    expect(() => new SnapshotParts(1, machines).part(2)).toThrow(RangeError); // asked for out of order
     const longestRow = 9000;
     for (const text of texts) expect(text.length).toBeLessThan(SNAPSHOT_PART_BYTES + longestRow + 1000);
     const [first, ...rest] = texts.map((t) => JSON.parse(t));
