@@ -115,9 +115,11 @@ describe.skipIf(!needs("chromium") || !needs("root", "netns"))("outages and noti
       await o.locator(".chip-list").getByText(label, { exact: true }).waitFor();
     }
     expect(await o.locator("#new-label-error").count()).toBe(0);
-    // The viewer's list shows them live, as text.
-    await waitFor("the viewer's row to show the new labels", async () => (await chipTexts(viewer, web)).includes(HOSTILE_LABEL), 10_000);
-    expect(await chipTexts(viewer, web)).toEqual([HOSTILE_LABEL, "rack=r7", "role=web"]);
+    // The viewer's list shows them live, as text. Each label is its own change, and the second may
+    // reach the viewer a coalescing window after the first: wait for both.
+    const labelled = [HOSTILE_LABEL, "rack=r7", "role=web"];
+    await waitFor("the viewer's row to show the new labels", async () => (await chipTexts(viewer, web)).join("\n") === labelled.join("\n"), 10_000);
+    expect(await chipTexts(viewer, web)).toEqual(labelled);
     await o.getByRole("button", { name: "Remove label role=web" }).click();
     await waitFor("role=web gone from the viewer's row", async () => !(await chipTexts(viewer, web)).includes("role=web"), 10_000);
     expect((await asAdmin<Machine>(`/api/machines/${web.id}`)).labels).toEqual([HOSTILE_LABEL, "rack=r7"]);
