@@ -58,13 +58,15 @@ export interface AppDeps {
 }
 
 export async function createApp({ config, log, db, feed, tokens, monitor, box, cluster }: AppDeps) {
-  const machines = new MachineService(db, feed, log, config.maxMachines, groupOptions(config));
+  // The service answers an unchanged re-registration from the directory, which loads through it.
+  let directory: MachineDirectory | undefined;
+  const machines = new MachineService(db, feed, log, config.maxMachines, groupOptions(config), (id) => directory?.get(id));
   const events = new EventService(db);
   const users = new UserService(db);
   const sessions = new SessionService(db, { idleMs: config.sessionIdleTimeout, lifetimeMs: config.sessionLifetime });
   const apiTokens = new TokenService(db);
   const monitoring = () => monitor.state;
-  const directory = await MachineDirectory.start(feed, () => machines.all(), groupOptions(config));
+  directory = await MachineDirectory.start(feed, () => machines.all(), groupOptions(config));
   const identities = new Identities(tokens, sessions, apiTokens);
   const accessOptions = { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic };
   const live = LiveHub.start({

@@ -37,6 +37,10 @@ export class MachineDirectory {
     this.#json.delete("machine" in change ? change.machine.id : change.machine_id);
   }
 
+  get(id: number): Machine | undefined {
+    return this.#byId.get(id);
+  }
+
   /** Oldest first (the map keeps insertion order, and ids only grow). */
   all(): Machine[] {
     return [...this.#byId.values()];

@@ -2,6 +2,7 @@
 // from the service.
 import { Elysia } from "elysia";
 import { ApiError, notFound } from "../../http/errors.ts";
+import { jsonResponse } from "../../http/json-response.ts";
 import { MonitoringOffError, type Monitor } from "../../monitor/scheduler.ts";
 import type { accessControl } from "../../people/access.ts";
 import { extraDataProblem, ipProblem } from "./address.ts";
@@ -74,7 +75,7 @@ export function machinesApi({ access, service, directory, monitor, ssh }: Machin
         const extraProblem = body.extra_data && extraDataProblem(body.extra_data);
         if (extraProblem) throw invalid("extra_data", extraProblem);
         const { machine, created } = await service.register(ip, body, actor);
-        return status(created ? 201 : 200, machine);
+        return jsonResponse(JSON.stringify(machine), created ? 201 : 200);
       },
       {
         params: MachineRef,
@@ -103,7 +104,7 @@ export function machinesApi({ access, service, directory, monitor, ssh }: Machin
       "/",
       ({ query }) => {
         // JSON from the directory's cache rather than Elysia's serialiser: see directory.ts.
-        return new Response(directory.listJson(query), { headers: { "content-type": "application/json; charset=utf-8" } });
+        return jsonResponse(directory.listJson(query));
       },
       {
         query: ListQuery,

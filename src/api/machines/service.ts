@@ -54,6 +54,9 @@ const REGISTRATION_LOCK = 0x7678_7267; // "vxrg"
 // batch: only one of them joins) takes the single-row update below; an IP not stored at all comes
 // back without a machine, so a new machine goes straight to the batched creation (an enrolment
 // storm is all new IPs: one update statement each, missing, would be most of its cost).
+// A hit returns its id and last_seen only: the rest of the answer is the machine as the list
+// shows it (see MachineService.touchMany), so the statement reads no ping state and no recent
+// checks, and nothing comes back to be parsed.
 // Rows are locked in id order, as every statement that updates many machines does, so a batch
 // and the monitor's status writes (or batches side by side) cannot deadlock. NO KEY UPDATE, the
 // lock a plain UPDATE takes: FOR UPDATE would also wait on the foreign-key checks of the
@@ -62,19 +65,17 @@ const TOUCH_UNCHANGED = `
 WITH t AS (
   SELECT * FROM unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[], $5::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, labels, n)
 ), hit AS (
-  SELECT m.id, t.n, p.consecutive_failures, p.last_rtt_ms, p.last_checked_at, p.next_check_at, p.last_reply_at
+  SELECT m.id, t.n
   FROM machines m
   JOIN t ON m.ip_address = t.ip AND m.hostname = t.hostname AND m.mac_address = t.mac
    AND (t.extra IS NULL OR m.extra_data = t.extra::jsonb)
    AND (t.labels IS NULL OR m.labels = string_to_array(t.labels, E'\n'))
-  LEFT JOIN ping_state p ON p.machine_id = m.id
   ORDER BY m.id FOR NO KEY UPDATE OF m
 ), touched AS (
-  -- The hit rows carry the ping state, so they stand in for ping_state \`p\` in MACHINE_COLUMNS.
-  UPDATE machines m SET last_seen = now() FROM hit AS p WHERE m.id = p.id
-  RETURNING p.n AS hit, ${MACHINE_COLUMNS}
+  UPDATE machines m SET last_seen = now() FROM hit WHERE m.id = hit.id
+  RETURNING hit.n AS hit, m.id, m.last_seen
 )
-SELECT t.n::int AS n, touched.* FROM t LEFT JOIN touched ON touched.hit = t.n
+SELECT t.n::int AS n, touched.hit, touched.id, touched.last_seen FROM t LEFT JOIN touched ON touched.hit = t.n
 WHERE touched.hit IS NOT NULL OR NOT EXISTS (SELECT FROM machines m WHERE m.ip_address = t.ip)`;
 
 // Update a known IP in one statement: the new values, last_seen, and an `updated` event with
@@ -164,6 +165,8 @@ export class MachineService {
     private readonly maxMachines: number,
     /** How machines fall into groups (GROUP_BY's subnet sizes): each machine carries its groups. */
     private readonly groups: GroupOptions,
+    /** A machine as the list shows it (directory.ts), if it is there yet. */
+    private readonly shown: (id: number) => Machine | undefined = () => undefined,
   ) {}
 
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
@@ -182,13 +185,25 @@ export class MachineService {
     return result;
   }
 
-  /** One statement for a batch of re-registrations: each one a hit, or known, or new. */
+  /**
+   * One statement for a batch of re-registrations: each one a hit, or known, or new. A hit is
+   * answered with the machine as the list shows it, with its new last_seen: the same machine a
+   * list asked at that moment shows, and its ping state fresher than the database's (written every
+   * few seconds). Making the whole row in the statement instead (its ping state, its last 30
+   * checks, five timestamps parsed and printed again) was most of a re-registration's cost on both
+   * sides. A machine not in the list yet (another instance's, not relayed yet) is answered as a
+   * known one: by the single-row update, which returns the whole row.
+   */
   private async touchMany(batch: unknown[][]): Promise<(RegisterResult | Pending)[]> {
     const columns = [0, 1, 2, 3, 4].map((c) => batch.map((params) => params[c]));
-    const rows = await this.db.query<MachineRow & { n: number; hit: unknown }>(TOUCH_UNCHANGED, columns);
+    const rows = await this.db.query<{ n: number; hit: unknown; id: number | null; last_seen: Date | null }>(TOUCH_UNCHANGED, columns);
     const results: (RegisterResult | Pending)[] = batch.map(() => "known");
-    for (const { n, hit, ...row } of rows) {
-      results[n - 1] = hit == null ? "new" : { machine: toMachine(row, this.groups), created: false, changed: false };
+    for (const { n, hit, id, last_seen } of rows) {
+      if (hit == null) results[n - 1] = "new";
+      else {
+        const shown = this.shown(id!);
+        if (shown) results[n - 1] = { machine: { ...shown, last_seen: last_seen!.toISOString() }, created: false, changed: false };
+      }
     }
     return results;
   }

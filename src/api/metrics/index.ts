@@ -22,9 +22,11 @@ export function httpMetrics(metrics: Metrics) {
     .onRequest(({ request }) => {
       started.set(request, performance.now());
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
+    .onAfterResponse({ as: "global" }, ({ request, route, set, responseValue }) => {
       const label = route || "unmatched";
-      const code = String(typeof set.status === "number" ? set.status : 200);
+      // A route that answers with a Response of its own (src/http/json-response.ts) sets its status there.
+      const status = responseValue instanceof Response ? responseValue.status : set.status;
+      const code = String(typeof status === "number" ? status : 200);
       metrics.httpRequests.inc({ method: request.method, route: label, code });
       const t0 = started.get(request);
       if (t0 !== undefined) metrics.httpDuration.observe({ route: label }, (performance.now() - t0) / 1000);
