@@ -17,22 +17,25 @@ export function migrate(url: string, binary?: string): void {
   }
 }
 
-/** `count` machines named `<name>N`, at 127.10.0.1 + N, in one INSERT. */
-export async function seedMachines(sql: postgres.Sql, count: number, name = "node-"): Promise<void> {
+/** `count` machines named `<name>N`, at 127.10.0.1 + N, in one INSERT. `scattered`: stored in
+ *  an order unrelated to N, as a fleet registered over time is (ids in no relation to names or
+ *  addresses), so that a page sorting by name really sorts; otherwise in N's order. */
+export async function seedMachines(sql: postgres.Sql, count: number, name = "node-", { scattered = false } = {}): Promise<void> {
   await sql`
     INSERT INTO machines (hostname, ip_address, mac_address)
     SELECT ${name} || n, '127.10.0.1'::inet + n, ('5254' || lpad(to_hex(n), 8, '0'))::macaddr
-    FROM generate_series(0, ${count - 1}::int) n`;
+    FROM generate_series(0, ${count - 1}::int) n
+    ORDER BY CASE WHEN ${scattered}::boolean THEN md5(n::text) END, n`;
 }
 
-/** A fresh database on the shared test cluster with `count` machines, and a server of `binary`
- *  (this checkout's when undefined) on it, watching them every 60 s. */
-export async function fleetOnPostgres(count: number, binary: string | undefined, env: Record<string, string>): Promise<ServedBinary> {
+/** A fresh database on the shared test cluster with `count` machines (seedMachines), and a server
+ *  of `binary` (this checkout's when undefined) on it, watching them every 60 s. */
+export async function fleetOnPostgres(count: number, binary: string | undefined, env: Record<string, string>, { scattered = false } = {}): Promise<ServedBinary> {
   const url = await (await sharedPgCluster()).createDatabase();
   migrate(url, binary);
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    await seedMachines(sql, count);
+    await seedMachines(sql, count, "node-", { scattered });
   } finally {
     await sql.end();
   }
