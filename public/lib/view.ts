@@ -17,6 +17,9 @@ export interface ViewOptions {
   descending: boolean;
 }
 
+/** The order a dashboard opens with, which the server sends its snapshot in (src/api/machines/directory.ts). */
+export const FIRST_SORT = { sort: "status", descending: false } as const satisfies Pick<ViewOptions, "sort" | "descending">;
+
 export const SORT_LABELS: Record<SortKey, string> = {
   hostname: "Hostname",
   ip_address: "IP address",

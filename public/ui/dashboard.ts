@@ -9,7 +9,7 @@ import { LiveConnection, type LiveState } from "../lib/live.ts";
 import { routeOf, type Route } from "../lib/route.ts";
 import { may, type Session } from "../lib/session.ts";
 import type { MachineStore } from "../lib/store.ts";
-import type { ViewOptions } from "../lib/view.ts";
+import { FIRST_SORT, type ViewOptions } from "../lib/view.ts";
 import { PasswordPage, SessionsPage } from "./account.ts";
 import { AuditPage } from "./audit.ts";
 import { ChannelsPage } from "./channels.ts";
@@ -65,7 +65,7 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   const [monitoring, setMonitoring] = useState<MonitoringState | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
-  const [view, setView] = useState<ViewOptions>({ query: "", status: "all", label: "", group: "", sort: "status", descending: false });
+  const [view, setView] = useState<ViewOptions>({ query: "", status: "all", label: "", group: "", ...FIRST_SORT });
   const uptime = useUptime(store.loaded);
   const [deleting, setDeleting] = useState<Machine | null>(null);
   const [loggingIn, setLoggingIn] = useState(false);

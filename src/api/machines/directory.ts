@@ -5,6 +5,7 @@
 // arrive here at once and reach the database in its next batch (within 5 s).
 import type { ChangeFeed } from "../../changes.ts";
 import { applyEvent, type BroadcastChange } from "../../live/protocol.ts";
+import { DashboardOrder } from "../../live/dashboard-order.ts";
 import { groupsOf, type GroupOptions } from "../../outages/groups.ts";
 import type { ListQuery, Machine } from "./model.ts";
 
@@ -13,6 +14,7 @@ export class MachineDirectory {
   /** Each machine's JSON, made when first listed after a change: a list of 10,000 machines is
    *  then a join of strings, not 10,000 objects serialised again for every request. */
   readonly #json = new Map<number, string>();
+  readonly #dashboardOrder = new DashboardOrder(this.#byId);
 
   private constructor(private readonly groups: GroupOptions) {}
 
@@ -33,8 +35,15 @@ export class MachineDirectory {
   }
 
   #apply(change: BroadcastChange) {
+    const id = "machine" in change ? change.machine.id : change.machine_id;
+    const before = this.#byId.get(id);
+    // Most changes are checks that move nobody in the dashboard's order (status, then name).
+    const moves = change.type !== "status_update" || before?.status !== change.status;
+    if (moves && before) this.#dashboardOrder.remove(before);
     applyEvent(this.#byId, change);
-    this.#json.delete("machine" in change ? change.machine.id : change.machine_id);
+    const after = this.#byId.get(id);
+    if (moves && after) this.#dashboardOrder.insert(after);
+    this.#json.delete(id);
   }
 
   get(id: number): Machine | undefined {
@@ -44,6 +53,11 @@ export class MachineDirectory {
   /** Oldest first (the map keeps insertion order, and ids only grow). */
   all(): Machine[] {
     return [...this.#byId.values()];
+  }
+
+  /** Every machine in the order a dashboard opens with, for its snapshot (live/dashboard-order.ts). */
+  inDashboardOrder(): Machine[] {
+    return this.#dashboardOrder.all();
   }
 
   /** The whole fleet by status (the metrics). */
