@@ -18,8 +18,14 @@ export class DashboardOrder {
 
   /** Every machine, in order. */
   all(): Machine[] {
+    // A safety net: if the order ever missed a change (it would then hold a machine twice, or one
+    // that is gone), sort afresh rather than send a dashboard a snapshot it cannot read.
+    if (this.#ids && this.#ids.length !== this.machines.size) this.#ids = null;
     this.#ids ??= sortMachines(this.machines, FIRST_SORT.sort, FIRST_SORT.descending);
-    return this.#ids.map((id) => this.machines.get(id)!);
+    const ordered = this.#ids.map((id) => this.machines.get(id));
+    if (ordered.every((m) => m !== undefined)) return ordered;
+    this.#ids = null;
+    return this.all();
   }
 
   /** Before `machine` changes its place or leaves (it is still in the map as it was). */

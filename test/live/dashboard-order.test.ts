@@ -5,6 +5,7 @@ import { MachineDirectory } from "../../src/api/machines/directory.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { ChangeFeed } from "../../src/changes.ts";
 import { FIRST_SORT, sortMachines } from "../../public/lib/view.ts";
+import { DashboardOrder } from "../../src/live/dashboard-order.ts";
 
 const GROUPS = { groupBy: "vni-or-subnet", subnetPrefixV4: 24, subnetPrefixV6: 64 };
 
@@ -87,4 +88,16 @@ test("kept in order through 2,000 random registrations, renames, status changes 
   }
   // Every kind of change happened, many times.
   for (const n of Object.values(seen)) expect(n).toBeGreaterThan(100);
+});
+
+test("an order that missed a change is made afresh, never sent with a machine missing or twice", () => {
+  const machines = new Map([1, 2, 3].map((id) => [id, machine(id, `node-${4 - id}`)]));
+  const order = new DashboardOrder(machines);
+  expect(names(order.all())).toEqual(["node-1", "node-2", "node-3"]);
+  // Changed behind the order's back: one gone, one come.
+  machines.delete(3);
+  machines.set(4, machine(4, "node-0", "unreachable"));
+  expect(names(order.all())).toEqual(["node-0", "node-2", "node-3"]);
+  machines.delete(4);
+  expect(names(order.all())).toEqual(["node-2", "node-3"]);
 });
