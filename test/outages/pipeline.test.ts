@@ -178,7 +178,13 @@ describe.skipIf(!needs("root", "netns"))("notifications (compiled binary)", () =
     await waitFor("the fourth try", () => receiver.requests.filter((r) => r.body.includes(`"id":${m.id},`)).length === 4, 30_000, 50);
     const tries = receiver.requests.filter((r) => r.body.includes(`"id":${m.id},`));
     expect(new Set(tries.map((r) => r.headers["webhook-id"])).size).toBe(1);
-    const log = (await api("GET", "/api/notifications")).json.items.find((n: { id: string }) => n.id === tries[0]!.headers["webhook-id"]);
+    // The fourth request reached the receiver before vxman read its answer and logged it: wait
+    // for the log to settle (CI once read it in between: "sending", attempts 4, last status 503).
+    const logged = async () => (await api("GET", "/api/notifications")).json.items.find((n: { id: string }) => n.id === tries[0]!.headers["webhook-id"]);
+    const log = await waitFor("the delivery logged", async () => {
+      const entry = await logged();
+      return entry?.status === "sent" ? entry : undefined;
+    }, 10_000, 50);
     expect(log).toMatchObject({ status: "sent", attempts: 4, last_status: "200" });
     await Bun.sleep(1500);
     expect(receiver.requests.filter((r) => r.body.includes(`"id":${m.id},`))).toHaveLength(4);
