@@ -94,6 +94,9 @@ function keys(m: WithKeys): Keys {
   return k;
 }
 
+/** A machine's host key (hostSortKey of its name), kept with the machine object like its other keys. */
+export const hostKeyOf = (m: Machine): string => keys(m).host;
+
 const byString = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 interface Row {

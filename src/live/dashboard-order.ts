@@ -6,13 +6,11 @@
 // instead measured 156–189 ms at 100,000 in Bun (its sort does not run on nearly sorted input
 // the way V8's TimSort does), on the server's one thread, at every connect after a status change.
 import type { Machine } from "../api/machines/model.ts";
-import { FIRST_SORT, hostSortKey, sortMachines } from "../../public/lib/view.ts";
+import { FIRST_SORT, hostKeyOf, sortMachines } from "../../public/lib/view.ts";
 
 export class DashboardOrder {
   /** Ids in order; null until first asked for (nothing to keep up before a dashboard opens). */
   #ids: number[] | null = null;
-  /** Each machine's host key, with the name it was made of. */
-  readonly #hostKeys = new Map<number, { hostname: string; key: string }>();
 
   constructor(private readonly machines: Map<number, Machine>) {}
 
@@ -33,7 +31,6 @@ export class DashboardOrder {
     if (!this.#ids) return;
     const at = this.#find(machine);
     if (this.#ids[at] === machine.id) this.#ids.splice(at, 1);
-    this.#hostKeys.delete(machine.id);
   }
 
   /** After `machine` came or took its new place (it is in the map as it is now). */
@@ -58,14 +55,8 @@ export class DashboardOrder {
   /** The page's order for FIRST_SORT (public/lib/view.ts): unreachable first, host key, id. */
   #compare(a: Machine, b: Machine): number {
     const rank = (m: Machine) => (m.status === "unreachable" ? 0 : 1);
-    const x = this.#hostKey(a);
-    const y = this.#hostKey(b);
+    const x = hostKeyOf(a);
+    const y = hostKeyOf(b);
     return rank(a) - rank(b) || (x < y ? -1 : x > y ? 1 : 0) || a.id - b.id;
-  }
-
-  #hostKey(m: Machine): string {
-    let k = this.#hostKeys.get(m.id);
-    if (k?.hostname !== m.hostname) this.#hostKeys.set(m.id, (k = { hostname: m.hostname, key: hostSortKey(m.hostname) }));
-    return k.key;
   }
 }
