@@ -112,6 +112,22 @@ describe("the snapshot as a table", () => {
     expect(snapshotMachines(wire)).toEqual(machines);
   });
 
+  test("a machine that changed goes out as it is now, the others as before (rows are kept per machine object)", () => {
+    const byId = new Map([1, 2, 3].map((id) => [id, machine(id)] as const));
+    const rowsOf = () => (JSON.parse(new SnapshotParts(1, [...byId.values()]).part(0)!) as Snapshot).rows;
+    const before = rowsOf();
+    applyEvent(byId, {
+      type: "status_update", machine_id: 2, status: "unreachable", is_alive: false, checked: true, response_time: null, consecutive_failures: 3,
+      last_seen: "2026-01-01T00:00:00.000Z", last_checked_at: "2026-01-02T00:00:00.000Z", next_check_at: "2026-01-02T00:01:00.000Z",
+    });
+    const after = rowsOf();
+    expect(after[0]).toEqual(before[0]!);
+    expect(after[2]).toEqual(before[2]!);
+    expect(snapshotMachines({ columns: (JSON.parse(new SnapshotParts(1, []).part(0)!) as Snapshot).columns, rows: [after[1]!] })[0]).toMatchObject({
+      id: 2, status: "unreachable", consecutive_failures: 3, last_checked_at: "2026-01-02T00:00:00.000Z", recent_checks: "0",
+    });
+  });
+
   test("no machines: one part, empty, complete at once", () => {
     const parts = new SnapshotParts(0, []);
     const wire = JSON.parse(parts.part(0)!) as Snapshot;
