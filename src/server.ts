@@ -19,6 +19,7 @@ import { httpGuards, MAX_SOCKET_BODY_BYTES, securityHeaders } from "./http/guard
 import { jsonBodies } from "./http/json-body.ts";
 import { rateLimiting } from "./http/rate-limit.ts";
 import { migrate } from "./db/migrate.ts";
+import { DASHBOARD_ORDER } from "./live/dashboard-order.ts";
 import { LiveHub } from "./live/hub.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -70,7 +71,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box, c
   const identities = new Identities(tokens, sessions, apiTokens);
   const accessOptions = { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic };
   const live = LiveHub.start({
-    feed, machines: () => directory.inDashboardOrder(), config, log, monitoring,
+    feed, machines: () => directory.inDashboardOrder(), order: DASHBOARD_ORDER, config, log, monitoring,
     stillAllowed: accessStillHeld(identities, accessOptions, config.trustProxy),
   });
   const onAccessChanged = () => {

@@ -5,7 +5,7 @@
 // page asks GET /api/session on every break rather than knocking forever.
 import type { MonitoringState } from "../../src/api/health/index.ts";
 import type { Machine } from "../../src/api/machines/model.ts";
-import { LIVE_PROTOCOL, SnapshotReader, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { LIVE_PROTOCOL, SnapshotReader, type LiveEvent, type ServerMessage, type SnapshotOrder } from "../../src/live/protocol.ts";
 
 export type LiveState =
   | { kind: "connecting" }
@@ -14,7 +14,8 @@ export type LiveState =
 
 export interface LiveHandlers {
   hello(state: MonitoringState & { version: string }): void;
-  snapshot(machines: Machine[]): void;
+  /** Every machine, in `order` when the server promises one. */
+  snapshot(machines: Machine[], order: SnapshotOrder | undefined): void;
   events(events: LiveEvent[]): void;
   state(state: LiveState): void;
 }
@@ -112,7 +113,7 @@ export class LiveConnection {
     this.#seq = reader.seq;
     this.#attempt = 0;
     performance.mark("vxman:snapshot-whole");
-    this.handlers.snapshot(reader.machines);
+    this.handlers.snapshot(reader.machines, reader.order);
     performance.mark("vxman:snapshot-stored");
     this.handlers.state({ kind: "connected" });
     this.#events(ws, reader.heldEvents);

@@ -1,7 +1,7 @@
 // The machines this dashboard shows, kept current from the snapshot and live events (or the
 // REST fallback), and which of them changed when, for the highlight.
 import type { Machine } from "../../src/api/machines/model.ts";
-import { applyEvent, type LiveEvent } from "../../src/live/protocol.ts";
+import { applyEvent, type LiveEvent, type SnapshotOrder } from "../../src/live/protocol.ts";
 
 /** How long a changed row stays highlighted (matches the animation in style.css). */
 export const FLASH_MS = 2000;
@@ -18,6 +18,9 @@ export class MachineStore {
    *  these, so the default view (by status, then name) need not sort 10,000 machines again. */
   timingVersion = 0;
   loaded = false;
+  /** The order `machines` (a Map, so in insertion order) are in, while no change has moved one
+   *  since a snapshot that promised it: a view sorted that way can take them as they are. */
+  order: SnapshotOrder | null = null;
   readonly #changed = new Map<number, { at: number; count: number }>();
   readonly #listeners = new Set<() => void>();
 
@@ -27,7 +30,7 @@ export class MachineStore {
   }
 
   /** Replace everything (snapshot or REST refresh); highlights what differs from before. */
-  replaceAll(machines: Machine[]): void {
+  replaceAll(machines: Machine[], order?: SnapshotOrder): void {
     if (this.loaded) {
       for (const m of machines) {
         const old = this.machines.get(m.id);
@@ -37,6 +40,7 @@ export class MachineStore {
     this.machines.clear();
     for (const m of machines) this.machines.set(m.id, m);
     this.loaded = true;
+    this.order = order ?? null;
     this.membersVersion++;
     this.#changedNow();
   }
@@ -49,11 +53,13 @@ export class MachineStore {
         const changed = this.machines.get(e.machine_id)?.status !== e.status;
         if (changed) {
           this.statusVersion++;
+          this.order = null;
           this.#flash(e.machine_id);
         }
         this.timingVersion++;
       } else {
         this.membersVersion++;
+        this.order = null;
         if (e.type !== "machine_deleted") this.#flash(e.machine.id);
       }
       applyEvent(this.machines, e);
@@ -65,12 +71,14 @@ export class MachineStore {
   put(machine: Machine): void {
     this.machines.set(machine.id, machine);
     this.membersVersion++;
+    this.order = null;
     this.#changedNow();
   }
 
   remove(id: number): void {
     if (!this.machines.delete(id)) return;
     this.membersVersion++;
+    this.order = null;
     this.#changedNow();
   }
 

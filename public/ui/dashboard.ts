@@ -101,8 +101,8 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   useEffect(() => {
     const live = new LiveConnection({
       hello: (h) => setMonitoring({ monitoring: h.monitoring, monitoring_reason: h.monitoring_reason }),
-      snapshot: (machines) => {
-        store.replaceAll(machines);
+      snapshot: (machines, order) => {
+        store.replaceAll(machines, order);
         setNotice(null);
       },
       events: (events) => store.apply(events),

@@ -154,7 +154,9 @@ export function MachineList(props: ListProps) {
   const sorted = useMemo(() => {
     const key = `${view.sort}:${view.descending}`;
     const previous = sortedRef.current.key === key ? sortedRef.current.ids : [];
-    sortedRef.current = { key, ids: sortMachines(store.machines, view.sort, view.descending, previous) };
+    // The snapshot's own order, while it holds, is this sort's (src/live/dashboard-order.ts).
+    const inOrder = store.order?.sort === view.sort && store.order.descending === view.descending;
+    sortedRef.current = { key, ids: inOrder ? [...store.machines.keys()] : sortMachines(store.machines, view.sort, view.descending, previous) };
     return sortedRef.current.ids;
   }, [store, store.membersVersion, orderVersion, view.sort, view.descending]);
   const filterVersion = view.status === "all" ? 0 : store.statusVersion;

@@ -14,7 +14,7 @@ import { VERSION } from "../version.ts";
 import { BACKPRESSURE_LIMIT, Clients } from "./clients.ts";
 import { Coalescer } from "./coalescer.ts";
 import { liveRoutes, STATUS_TOPIC } from "./index.ts";
-import { SnapshotParts, type BroadcastChange, type LiveEvent, type ServerMessage } from "./protocol.ts";
+import { SnapshotParts, type BroadcastChange, type LiveEvent, type ServerMessage, type SnapshotOrder } from "./protocol.ts";
 
 /** The part of Bun's server the hub uses: one publish serialises a message once for all sockets. */
 interface Publisher {
@@ -25,6 +25,8 @@ export interface LiveHubDeps {
   feed: ChangeFeed;
   /** Every machine with every change that reached the feed applied (the directory). */
   machines: () => readonly Machine[];
+  /** The order machines() gives them in, promised to dashboards in the snapshot; unset: none. */
+  order?: SnapshotOrder;
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
   monitoring: () => MonitoringState;
@@ -87,7 +89,7 @@ export class LiveHub {
   /** Every machine as of the last change sent (sending what waits in the window first). */
   snapshot(): SnapshotParts {
     this.#coalescer.flush();
-    this.#snapshot ??= new SnapshotParts(this.#seq, this.deps.machines());
+    this.#snapshot ??= new SnapshotParts(this.#seq, this.deps.machines(), this.deps.order);
     return this.#snapshot;
   }
 

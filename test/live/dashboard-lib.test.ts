@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import type { Machine } from "../../src/api/machines/model.ts";
 import { formatRtt, relativeTime } from "../../public/lib/format.ts";
 import { backoffDelay } from "../../public/lib/live.ts";
-import { hostSortKey, ipSortKey, labelsAndGroups, sortMachines, visibleMachines, type ViewOptions } from "../../public/lib/view.ts";
+import { MachineStore } from "../../public/lib/store.ts";
+import { FIRST_SORT, hostSortKey, ipSortKey, labelsAndGroups, sortMachines, visibleMachines, type ViewOptions } from "../../public/lib/view.ts";
 import { assignSlots, windowRange } from "../../public/ui/window.ts";
 
 const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {}): Machine => ({
@@ -113,6 +114,47 @@ describe("machine list view", () => {
     expect(names(visibleMachines(changed, view({ query: "node-0" })))).toEqual(["node-0"]);
     expect(sortMachines(changed, "last_seen", false)[0]).toBe(3);
     expect(sortMachines(changed, "hostname", false)[0]).toBe(3);
+  });
+});
+
+describe("the snapshot's order in the store", () => {
+  // The list takes the store's machines as they are while store.order is its sort
+  // (public/ui/machines.ts), so the order must be dropped by every change that can move one.
+  const inOrder = () => sortMachines(all, FIRST_SORT.sort, FIRST_SORT.descending).map((id) => all.get(id)!);
+  const loaded = () => {
+    const store = new MachineStore();
+    store.replaceAll(inOrder(), FIRST_SORT);
+    return store;
+  };
+  const check = (id: number, status: Machine["status"]) => ({
+    type: "status_update" as const, seq: 1, machine_id: id, status, is_alive: status === "active", checked: true, response_time: null,
+    consecutive_failures: 0, last_seen: "2026-01-02T00:00:00.000Z", last_checked_at: null, next_check_at: null,
+  });
+
+  test("a snapshot that promises its order is kept in it, through checks that change no status", () => {
+    const store = loaded();
+    expect(store.order).toEqual(FIRST_SORT);
+    expect([...store.machines.keys()]).toEqual(inOrder().map((x) => x.id));
+    store.apply([check(1, "active"), check(2, "unreachable")]);
+    expect(store.order).toEqual(FIRST_SORT);
+    expect([...store.machines.keys()]).toEqual(inOrder().map((x) => x.id));
+  });
+
+  test("a new status, a registration, a rename, a deletion, a put or a remove drops it; a REST list has none", () => {
+    const changes: ((s: MachineStore) => void)[] = [
+      (s) => s.apply([check(1, "unreachable")]),
+      (s) => s.apply([{ type: "machine_registered", seq: 1, machine: m(9, "aaa", "127.1.0.99") }]),
+      (s) => s.apply([{ type: "machine_updated", seq: 1, machine: { ...all.get(1)!, hostname: "aaa" } }]),
+      (s) => s.apply([{ type: "machine_deleted", seq: 1, machine_id: 1 }]),
+      (s) => s.put({ ...all.get(1)!, hostname: "aaa" }),
+      (s) => s.remove(1),
+      (s) => s.replaceAll(inOrder()),
+    ];
+    for (const change of changes) {
+      const store = loaded();
+      change(store);
+      expect(store.order).toBeNull();
+    }
   });
 });
 

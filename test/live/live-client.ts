@@ -2,7 +2,7 @@
 // records every frame, puts the snapshot's parts together (as the page does, with the protocol's
 // SnapshotReader), flattens batches into events and checks nothing itself.
 import type { Machine } from "../../src/api/machines/model.ts";
-import { SnapshotReader, type LiveEvent, type ServerMessage } from "../../src/live/protocol.ts";
+import { SnapshotReader, type LiveEvent, type ServerMessage, type SnapshotOrder } from "../../src/live/protocol.ts";
 
 type Hello = Extract<ServerMessage, { type: "hello" }>;
 /** The snapshot as the dashboard reads it, once its last part is in: its seq, and its rows as machines. */
@@ -13,6 +13,8 @@ interface Snapshot {
   length: number;
   /** How many messages it came in. */
   parts: number;
+  /** The order the server says the rows are in. */
+  order: SnapshotOrder | undefined;
 }
 
 export class LiveClient {
@@ -59,7 +61,7 @@ export class LiveClient {
     this.#parts = { count: this.#parts.count + 1, length: this.#parts.length + text.length };
     if (!reader.complete) return;
     this.#reader = null;
-    this.snapshot = { seq: reader.seq, machines: reader.machines, length: this.#parts.length, parts: this.#parts.count };
+    this.snapshot = { seq: reader.seq, machines: reader.machines, length: this.#parts.length, parts: this.#parts.count, order: reader.order };
     this.events.push(...reader.heldEvents);
   }
 

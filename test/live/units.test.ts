@@ -128,6 +128,16 @@ describe("the snapshot as a table", () => {
     });
   });
 
+  test("the first part states the rows' order when the hub promises one, and the reader passes it on", () => {
+    const order = { sort: "status", descending: false };
+    const first = JSON.parse(new SnapshotParts(1, [machine(1)], order).part(0)!) as Snapshot;
+    expect(first.order).toEqual(order);
+    expect(new SnapshotReader(first).order).toEqual(order);
+    const unordered = JSON.parse(new SnapshotParts(1, [machine(1)]).part(0)!) as Snapshot;
+    expect("order" in unordered).toBe(false);
+    expect(new SnapshotReader(unordered).order).toBeUndefined();
+  });
+
   test("no machines: one part, empty, complete at once", () => {
     const parts = new SnapshotParts(0, []);
     const wire = JSON.parse(parts.part(0)!) as Snapshot;
