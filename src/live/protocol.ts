@@ -120,6 +120,17 @@ export class SnapshotParts {
    */
   static readonly #rows = new WeakMap<Machine, string>();
 
+  /** Makes the row of `m` now, for a snapshot to come (the hub does it as machines change while
+   *  dashboards are open, so the next one to open finds every row made). */
+  static keepRow(m: Machine): void {
+    SnapshotParts.#rowOf(m);
+  }
+
+  /** Whether the row of `m` is made (for tests). */
+  static rowKept(m: Machine): boolean {
+    return SnapshotParts.#rows.has(m);
+  }
+
   static #rowOf(m: Machine): string {
     let row = SnapshotParts.#rows.get(m);
     if (row === undefined) SnapshotParts.#rows.set(m, (row = JSON.stringify(SNAPSHOT_COLUMNS.map((c) => m[c]))));
