@@ -27,7 +27,7 @@ export interface LiveHubDeps {
   machines: () => readonly Machine[];
   /** The order machines() gives them in, promised to dashboards in the snapshot; unset: none. */
   order?: SnapshotOrder;
-  /** One machine as machines() has it, to make its snapshot row as it changes (see #publish). */
+  /** One machine as machines() has it, to make its snapshot row as it changes (see #keepRows). */
   machine?: (id: number) => Machine | undefined;
   config: Pick<Config, "wsMaxPerIp" | "trustProxy">;
   log: Logger;
