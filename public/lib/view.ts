@@ -17,7 +17,7 @@ export interface ViewOptions {
   descending: boolean;
 }
 
-/** The order a dashboard opens with, which the server sends its snapshot in (src/api/machines/directory.ts). */
+/** The order a dashboard opens with, which the server sends its snapshot in (src/live/dashboard-order.ts). */
 export const FIRST_SORT = { sort: "status", descending: false } as const satisfies Pick<ViewOptions, "sort" | "descending">;
 
 export const SORT_LABELS: Record<SortKey, string> = {
@@ -94,9 +94,6 @@ function keys(m: WithKeys): Keys {
   return k;
 }
 
-/** A machine's host key (hostSortKey of its name), kept with the machine object like its other keys. */
-export const hostKeyOf = (m: Machine): string => keys(m).host;
-
 const byString = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 interface Row {
@@ -123,6 +120,17 @@ function compare(a: Row, b: Row, key: SortKey): number {
   }
 }
 
+/** The order of two rows for `sort`; ties by name, then id, ascending whichever way `sort` goes. */
+function order(a: Row, b: Row, sort: SortKey, dir: 1 | -1): number {
+  return dir * compare(a, b, sort) || byString(a.k.host, b.k.host) || a.m.id - b.m.id;
+}
+
+/** The same order for two machines (negative: `a` first), their keys kept with them as in a sort:
+ *  the server keeps its snapshot in the dashboard's first order with it (src/live/dashboard-order.ts). */
+export function compareMachines(a: Machine, b: Machine, sort: SortKey, descending: boolean): number {
+  return order({ m: a, k: keys(a) }, { m: b, k: keys(b) }, sort, descending ? -1 : 1);
+}
+
 /**
  * The ids of every machine in the order of `sort`. Given the previous result, the sort starts
  * from that order: after a live update only a few machines move, and V8's TimSort sorts a nearly
@@ -139,7 +147,7 @@ export function sortMachines(machines: Map<number, Machine>, sort: SortKey, desc
   }
   for (const m of machines.values()) if (!placed.has(m.id)) rows.push({ m, k: keys(m) });
   const dir = descending ? -1 : 1;
-  rows.sort((a, b) => dir * compare(a, b, sort) || byString(a.k.host, b.k.host) || a.m.id - b.m.id);
+  rows.sort((a, b) => order(a, b, sort, dir));
   return rows.map((r) => r.m.id);
 }
 

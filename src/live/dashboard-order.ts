@@ -7,7 +7,7 @@
 // instead measured 156–189 ms at 100,000 in Bun (its sort does not run on nearly sorted input
 // the way V8's TimSort does), on the server's one thread, at every connect after a status change.
 import type { Machine } from "../api/machines/model.ts";
-import { FIRST_SORT, hostKeyOf, sortMachines } from "../../public/lib/view.ts";
+import { compareMachines, FIRST_SORT, sortMachines } from "../../public/lib/view.ts";
 import type { SnapshotOrder } from "./protocol.ts";
 
 /** The order DashboardOrder keeps, as a snapshot states it. */
@@ -51,17 +51,9 @@ export class DashboardOrder {
     let high = ids.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.#compare(this.machines.get(ids[mid]!)!, machine) < 0) low = mid + 1;
+      if (compareMachines(this.machines.get(ids[mid]!)!, machine, FIRST_SORT.sort, FIRST_SORT.descending) < 0) low = mid + 1;
       else high = mid;
     }
     return low;
-  }
-
-  /** The page's order for FIRST_SORT (public/lib/view.ts): unreachable first, host key, id. */
-  #compare(a: Machine, b: Machine): number {
-    const rank = (m: Machine) => (m.status === "unreachable" ? 0 : 1);
-    const x = hostKeyOf(a);
-    const y = hostKeyOf(b);
-    return rank(a) - rank(b) || (x < y ? -1 : x > y ? 1 : 0) || a.id - b.id;
   }
 }
