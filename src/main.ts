@@ -29,7 +29,10 @@ Configuration comes from the environment; \`vxman help config\` lists it.
 
 class UsageError extends Error {}
 
-async function main(argv: string[]): Promise<number> {
+/** What `serve` returns once the server is up: it runs until a stop signal (see the end of this file). */
+const SERVING = "serving";
+
+async function main(argv: string[]): Promise<number | typeof SERVING> {
   const [command = "serve", ...rest] = argv;
   switch (command) {
     case "serve":
@@ -84,7 +87,7 @@ async function configOrExit({ logTo = "stdout" }: { logTo?: "stdout" | "stderr" 
 /** A graceful stop must end within this; systemd's TimeoutStopSec is longer. */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
-async function serve(args: string[]): Promise<number> {
+async function serve(args: string[]): Promise<typeof SERVING> {
   noArgs(args);
   const { config, log } = await configOrExit();
   const { survivePostgresEscapedErrors } = await import("./db/escaped-errors.ts");
@@ -97,19 +100,25 @@ async function serve(args: string[]): Promise<number> {
   });
   const { startServer } = await import("./server.ts");
   const server = await startServer(config, log);
-  const signal = await new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
-  log.info({ signal }, "shutting down: no new connections; closing dashboards, writing pending state");
-  const watchdog = setTimeout(() => {
-    log.error({ limit_ms: SHUTDOWN_LIMIT_MS }, "shutdown took too long; exiting anyway");
-    process.exit(1);
-  }, SHUTDOWN_LIMIT_MS);
-  await server.stop();
-  clearTimeout(watchdog);
-  log.info("stopped");
-  return 0;
+  const stop = async (signal: string) => {
+    log.info({ signal }, "shutting down: no new connections; closing dashboards, writing pending state");
+    const watchdog = setTimeout(() => {
+      log.error({ limit_ms: SHUTDOWN_LIMIT_MS }, "shutdown took too long; exiting anyway");
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    try {
+      await server.stop();
+    } catch (err) {
+      log.fatal({ err }, "shutdown failed");
+      process.exit(1);
+    }
+    clearTimeout(watchdog);
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+  return SERVING;
 }
 
 async function migrateCommand(args: string[]): Promise<number> {
@@ -224,19 +233,24 @@ function reportFatal(message: string, fields: Record<string, unknown> = {}): voi
   else console.error(`vxman: ${message}`);
 }
 
+// The top-level await ends once a command is done or, for `serve`, once the server is up; the
+// server then runs until its stop signal. Not until the signal: when the entry module finishes
+// evaluating, Bun gives back the pages of the files embedded in the executable that were read so
+// far (PGlite's WASM, its file bundle and the seed cluster, read while the database opened: ~20
+// MiB of RSS the server otherwise keeps all its life; docs/performance.md, memory on PGlite).
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  // Exit now: a finished command should not wait on idle sockets or timers.
+  if (code !== SERVING) process.exit(code);
 } catch (err) {
   if (err instanceof UsageError) {
     console.error(`vxman: ${err.message}\n\n${USAGE}`);
-    process.exitCode = 2;
+    process.exit(2);
   } else if (err instanceof ConfigError) {
     reportFatal(err.message, { setting: err.variable });
-    process.exitCode = 2;
+    process.exit(2);
   } else {
     reportFatal(String((err as Error)?.message ?? err));
-    process.exitCode = 1;
+    process.exit(1);
   }
 }
-// Exit now: a finished command should not wait on idle sockets or timers.
-process.exit(process.exitCode);

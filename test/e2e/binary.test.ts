@@ -1,7 +1,7 @@
 // The compiled binary, copied alone into an empty folder (no node_modules, no sources), on both
 // storage modes, over real HTTP.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedBinary, serveBinary, type ServedBinary } from "../helpers/binary.ts";
 import { sharedPgCluster } from "../helpers/postgres.ts";
@@ -17,6 +17,21 @@ async function startBinary(env: Record<string, string>): Promise<ServedBinary> {
 
 const put = (base: string, ip: string, body: object, headers: Record<string, string> = {}) =>
   fetch(`${base}/api/machines/${ip}`, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+/** KiB resident in the executable's writable file mapping, which holds Bun's embedded files. */
+function residentEmbeddedKiB(pid: number): number {
+  const mappings = readFileSync(`/proc/${pid}/smaps`, "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+  const embedded = mappings.filter((m) => / rw-p [0-9a-f]+ \S+ \d+ +\/\S+vxman\n/.test(m));
+  expect(embedded.length).toBeGreaterThan(0);
+  return embedded.reduce((sum, m) => sum + Number(/^Rss: +(\d+) kB/m.exec(m)![1]), 0);
+}
+
+/** The embedded PGlite's files (WASM, file bundle, seed cluster), in KiB. */
+function pgliteFilesKiB(): number {
+  const root = join(import.meta.dir, "../..");
+  const files = ["node_modules/@electric-sql/pglite/dist/pglite.wasm", "node_modules/@electric-sql/pglite/dist/pglite.data", "dist/assets/pglite-seed.tar.gz"];
+  return files.reduce((sum, f) => sum + statSync(join(root, f)).size, 0) / 1024;
+}
 
 describe("compiled binary", () => {
   test("CLI: version, help, unknown command and bad flag exit 2, invalid config names the variable", () => {
@@ -99,6 +114,10 @@ describe("compiled binary", () => {
 
     const health = await (await fetch(`${base}/health`)).json();
     expect(health).toMatchObject({ status: "ok", database: "ok", storage: "pglite" });
+    // Once serving, the pages of the files embedded in the executable that startup read (PGlite's
+    // WASM, file bundle and seed) are given back: Bun does that when the entry module finishes
+    // evaluating, which main.ts lets happen once the server is up (~20 MiB of RSS).
+    expect(residentEmbeddedKiB(served.pid())).toBeLessThan(pgliteFilesKiB());
 
     const created = await put(base, "127.5.0.1", { hostname: "bin-1", mac_address: "52:54:00:05:00:01" });
     expect(created.status).toBe(201);
