@@ -14,11 +14,14 @@ import { lockDataDir } from "./lock.ts";
 
 const file = (path: string) => Bun.file(path);
 
-/** Postgres's default shared_buffers (128 MB, from initdb) lives inside PGlite's WASM memory and,
- *  once touched, is never given back: it was most of the embedded server's ~340 MiB. vxman's
- *  working set is small (the machine list is served from memory); the kernel's page cache still
- *  holds the data files. Measured in docs/performance.md (bench/idle.ts, bench/thousand.ts). */
-const SETTINGS = ["-c", "shared_buffers=16MB"];
+/** Postgres's shared memory lives inside PGlite's WASM memory and, once touched, is never given
+ *  back. initdb's 128 MB shared_buffers was most of the embedded server's ~340 MiB; vxman's
+ *  working set is small (the machine list is served from memory) and the kernel's page cache
+ *  still holds the data files, so 8 MB. max_connections sizes per-backend arrays (~30 KB each);
+ *  PGlite runs one backend and its folder lock admits one process, so 8 is plenty. Measured in
+ *  docs/performance.md (memory on PGlite): 1,000 machines at 60 s, 200 → 190 MiB against 16 MB
+ *  and 100, with new registrations and re-registrations within noise. */
+const SETTINGS = ["-c", "shared_buffers=8MB", "-c", "max_connections=8"];
 
 async function compile(path: string): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await file(path).arrayBuffer());

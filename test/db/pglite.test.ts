@@ -23,6 +23,15 @@ test("data written before close is there after reopening", async () => {
   await second.close();
 });
 
+test("runs with its small shared memory (it lives in the WASM memory, never given back), on a reopened folder too", async () => {
+  const db = await openPglite(dir);
+  const [settings] = await db.query<{ shared_buffers: string; max_connections: string }>(
+    "SELECT current_setting('shared_buffers') AS shared_buffers, current_setting('max_connections') AS max_connections",
+  );
+  expect(settings).toEqual({ shared_buffers: "8MB", max_connections: "8" });
+  await db.close();
+});
+
 test("a second process on the same data folder is refused with a clear message (saying PostgreSQL is the way to run several), and may start once the first is gone", async () => {
   const holder = await openPglite(dir);
   try {
