@@ -225,10 +225,15 @@ run_checks() {
 }
 
 use_postgres() {
-  # debootstrap installs the server without a cluster (its postinst does not create one there).
+  # debootstrap's postgresql postinst usually makes no cluster there, but some runs do (seen: a
+  # fresh root whose postinst created 15/main): make one only when it is missing, then start it.
   local version
   version=$(ls "$root/usr/lib/postgresql" | sort -n | tail -1)
-  inside pg_createcluster "$version" main --start >/dev/null
+  if [ -d "$root/etc/postgresql/$version/main" ]; then
+    inside pg_ctlcluster "$version" main start >/dev/null 2>&1 || true
+  else
+    inside pg_createcluster "$version" main --start >/dev/null
+  fi
   wait_until 60 inside pg_isready -q -h 127.0.0.1 || true
   inside runuser -u postgres -- psql -qc "CREATE ROLE vxman LOGIN PASSWORD 'vxman-ops-check'" >/dev/null
   inside runuser -u postgres -- createdb -O vxman vxman
