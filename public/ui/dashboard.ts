@@ -29,6 +29,7 @@ import { SilencesPage } from "./silences.ts";
 import { TokensPage } from "./tokens.ts";
 import { useUptime } from "./uptime.ts";
 import { UsersPage } from "./users.ts";
+import { redrawAfterScrolling } from "./window.ts";
 
 /** While the WebSocket is down, the list is reloaded over REST this often. */
 const FALLBACK_REFRESH_MS = 60_000;
@@ -74,7 +75,11 @@ export function Dashboard({ store, session }: { store: MachineStore; session: Se
   connRef.current = conn;
   const role = session.role;
 
-  useEffect(() => store.subscribe(() => setVersion(store.version)), [store]);
+  useEffect(() => {
+    const redraw = redrawAfterScrolling(() => setVersion(store.version));
+    const unsubscribe = store.subscribe(redraw.changed);
+    return () => (unsubscribe(), redraw.stop());
+  }, [store]);
 
   // A link to a slice of the list (a group from the outages page, a label from a machine's page)
   // sets the list's filters, each time it is followed; the search and the sort stay as they were.

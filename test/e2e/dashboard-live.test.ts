@@ -318,4 +318,32 @@ describe.skipIf(!haveChromium)("dashboard live behaviour (in-process app, Chromi
       await p.page.close();
     });
   }, 90_000);
+
+  test("a change that comes while the list scrolls is drawn once the scrolling pauses, not in a scroll frame", async () => {
+    await withApp({}, async (t, base) => {
+      const made = await Promise.all(Array.from({ length: 60 }, (_, k) => register(base, 2000 + k)));
+      const vera = await addUser(base, ADMIN_TOKEN, "vera", "viewer");
+      const p = await browser.page({ width: 1280, height: 800 });
+      // The page's timers run on Playwright's clock, which the test stops and moves: the list's
+      // redraw waits on one of them (public/ui/window.ts), and the page's own 10 s clock, which
+      // redraws everything too, cannot come in between.
+      await p.page.clock.install();
+      await p.page.goto(`${base}/`);
+      await logIn(p, vera);
+      await p.page.locator('[data-state="connected"]').waitFor();
+      await p.page.getByText("60 machines").waitFor();
+      const counted = p.page.locator('[data-count="unreachable"]');
+      expect(await counted.textContent()).toBe("0");
+      await p.page.clock.pauseAt(Date.now() + 2000);
+
+      await p.page.evaluate(() => new Promise((scrolled) => (addEventListener("scroll", scrolled, { once: true }), scrollBy(0, 88))));
+      t.feed.publish(unreachable(made[0]!.id));
+      await Bun.sleep(1000); // the change reaches the page (loopback) and waits
+      expect(await counted.textContent()).toBe("0");
+      await p.page.clock.runFor(200); // the scrolling paused (150 ms without a scroll event)
+      await counted.getByText("1").waitFor({ timeout: 5000 });
+      expect(p.problems).toEqual([]);
+      await p.page.close();
+    });
+  }, 60_000);
 });

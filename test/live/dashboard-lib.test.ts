@@ -6,7 +6,7 @@ import { formatRtt, relativeTime } from "../../public/lib/format.ts";
 import { backoffDelay } from "../../public/lib/live.ts";
 import { MachineStore } from "../../public/lib/store.ts";
 import { FIRST_SORT, hostSortKey, ipSortKey, labelsAndGroups, sortMachines, visibleMachines, type ViewOptions } from "../../public/lib/view.ts";
-import { assignSlots, windowRange } from "../../public/ui/window.ts";
+import { assignSlots, redrawAfterScrolling, SCROLL_HOLD_MAX_MS, SCROLL_QUIET_MS, windowRange } from "../../public/ui/window.ts";
 
 const m = (id: number, hostname: string, ip: string, extra: Partial<Machine> = {}): Machine => ({
   id,
@@ -224,5 +224,81 @@ describe("windowed list", () => {
     // Near the end and at the top: clamped to the list.
     expect(windowRange(-44 * 100_000 + 400, 800, 44, 100_000, 6, all)).toEqual({ start: 99984, end: 100_000, margin: true });
     expect(windowRange(300, 800, 44, 3, 6, all)).toEqual({ start: 0, end: 3, margin: true });
+  });
+
+  describe("live redraws held while the page scrolls", () => {
+    // The clock the helper reads is this test's; its timers are real, so each wait below is a
+    // bounded poll for a timer that is due by the test's clock.
+    let now = 0;
+    const scroll = () => dispatchEvent(new Event("scroll"));
+    const held = () => {
+      let redraws = 0;
+      const r = redrawAfterScrolling(() => redraws++, () => now);
+      return { ...r, redraws: () => redraws };
+    };
+    const settle = async (ms = 2 * SCROLL_QUIET_MS) => Bun.sleep(ms);
+    const waitFor = async (what: () => boolean) => {
+      for (let i = 0; i < 100 && !what(); i++) await Bun.sleep(20);
+      return what();
+    };
+
+    test("with no scrolling, a change redraws at once", () => {
+      const r = held();
+      try {
+        r.changed();
+        r.changed();
+        expect(r.redraws()).toBe(2);
+      } finally {
+        r.stop();
+      }
+    });
+
+    test("while scrolling, changes wait for a pause, then redraw once", async () => {
+      const r = held();
+      try {
+        scroll();
+        r.changed();
+        r.changed();
+        await settle(); // real time passes, the test's clock does not: still scrolling
+        expect(r.redraws()).toBe(0);
+        now += SCROLL_QUIET_MS;
+        expect(await waitFor(() => r.redraws() === 1)).toBe(true);
+        await settle();
+        expect(r.redraws()).toBe(1);
+        r.changed(); // no scroll since: at once again
+        expect(r.redraws()).toBe(2);
+      } finally {
+        r.stop();
+      }
+    });
+
+    test("scrolling without a pause holds a redraw no longer than the limit", async () => {
+      const r = held();
+      try {
+        scroll();
+        r.changed();
+        for (let t = 0; t < SCROLL_HOLD_MAX_MS - SCROLL_QUIET_MS; t += SCROLL_QUIET_MS / 2) {
+          now += SCROLL_QUIET_MS / 2;
+          scroll();
+        }
+        await settle();
+        expect(r.redraws()).toBe(0);
+        now += SCROLL_QUIET_MS; // the limit reached, and the page still scrolling
+        scroll();
+        expect(await waitFor(() => r.redraws() === 1)).toBe(true);
+      } finally {
+        r.stop();
+      }
+    });
+
+    test("stop() drops a held redraw and stops listening", async () => {
+      const r = held();
+      scroll();
+      r.changed();
+      r.stop();
+      now += SCROLL_HOLD_MAX_MS;
+      await settle();
+      expect(r.redraws()).toBe(0);
+    });
   });
 });
