@@ -236,60 +236,54 @@ describe("windowed list", () => {
       const r = redrawAfterScrolling(() => redraws++, () => now);
       return { ...r, redraws: () => redraws };
     };
+    /** `body` with a held redraw, stopped afterwards whatever happens. */
+    const withHeld = async (body: (r: ReturnType<typeof held>) => unknown) => {
+      const r = held();
+      try {
+        await body(r);
+      } finally {
+        r.stop();
+      }
+    };
     const settle = async (ms = 2 * SCROLL_QUIET_MS) => Bun.sleep(ms);
     const waitFor = async (what: () => boolean) => {
       for (let i = 0; i < 100 && !what(); i++) await Bun.sleep(20);
       return what();
     };
 
-    test("with no scrolling, a change redraws at once", () => {
-      const r = held();
-      try {
-        r.changed();
-        r.changed();
-        expect(r.redraws()).toBe(2);
-      } finally {
-        r.stop();
-      }
-    });
+    test("with no scrolling, a change redraws at once", () => withHeld(async (r) => {
+      r.changed();
+      r.changed();
+      expect(r.redraws()).toBe(2);
+    }));
 
-    test("while scrolling, changes wait for a pause, then redraw once", async () => {
-      const r = held();
-      try {
-        scroll();
-        r.changed();
-        r.changed();
-        await settle(); // real time passes, the test's clock does not: still scrolling
-        expect(r.redraws()).toBe(0);
-        now += SCROLL_QUIET_MS;
-        expect(await waitFor(() => r.redraws() === 1)).toBe(true);
-        await settle();
-        expect(r.redraws()).toBe(1);
-        r.changed(); // no scroll since: at once again
-        expect(r.redraws()).toBe(2);
-      } finally {
-        r.stop();
-      }
-    });
+    test("while scrolling, changes wait for a pause, then redraw once", () => withHeld(async (r) => {
+      scroll();
+      r.changed();
+      r.changed();
+      await settle(); // real time passes, the test's clock does not: still scrolling
+      expect(r.redraws()).toBe(0);
+      now += SCROLL_QUIET_MS;
+      expect(await waitFor(() => r.redraws() === 1)).toBe(true);
+      await settle();
+      expect(r.redraws()).toBe(1);
+      r.changed(); // no scroll since: at once again
+      expect(r.redraws()).toBe(2);
+    }));
 
-    test("scrolling without a pause holds a redraw no longer than the limit", async () => {
-      const r = held();
-      try {
+    test("scrolling without a pause holds a redraw no longer than the limit", () => withHeld(async (r) => {
+      scroll();
+      r.changed();
+      for (let t = 0; t < SCROLL_HOLD_MAX_MS - SCROLL_QUIET_MS; t += SCROLL_QUIET_MS / 2) {
+        now += SCROLL_QUIET_MS / 2;
         scroll();
-        r.changed();
-        for (let t = 0; t < SCROLL_HOLD_MAX_MS - SCROLL_QUIET_MS; t += SCROLL_QUIET_MS / 2) {
-          now += SCROLL_QUIET_MS / 2;
-          scroll();
-        }
-        await settle();
-        expect(r.redraws()).toBe(0);
-        now += SCROLL_QUIET_MS; // the limit reached, and the page still scrolling
-        scroll();
-        expect(await waitFor(() => r.redraws() === 1)).toBe(true);
-      } finally {
-        r.stop();
       }
-    });
+      await settle();
+      expect(r.redraws()).toBe(0);
+      now += SCROLL_QUIET_MS; // the limit reached, and the page still scrolling
+      scroll();
+      expect(await waitFor(() => r.redraws() === 1)).toBe(true);
+    }));
 
     test("stop() drops a held redraw and stops listening", async () => {
       const r = held();
