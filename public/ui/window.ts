@@ -74,9 +74,9 @@ export const SCROLL_HOLD_MAX_MS = 1000;
  * A redraw for a stream of changes (live updates), held while the page scrolls. At 100,000
  * machines checked every 60 s, ~1,700 updates a second redrew the list ~10 times a second, and
  * each redraw that fell into a scroll frame made that frame late. Held, it comes when the
- * scrolling pauses (`SCROLL_QUIET_MS`), or after `SCROLL_HOLD_MAX_MS` at most. Nothing shown is
- * stale meanwhile beyond that: a row scrolling into view reads its machine from the store as it
- * is drawn; only the rows that stay in view, the counts and the order wait.
+ * scrolling pauses (`SCROLL_QUIET_MS`), or after `SCROLL_HOLD_MAX_MS` at most. The store takes
+ * every change at once, and the rows a scroll frame draws read their machine from it, so they
+ * show it as it is now; what waits is the rest of the list: its counts, its order, its filters.
  */
 export function redrawAfterScrolling(redraw: () => void, clock: () => number = () => performance.now()): { changed(): void; stop(): void } {
   let lastScroll = -Infinity;
