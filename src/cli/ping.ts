@@ -1,10 +1,10 @@
 // `vxman ping`: fping-like, on the same ICMP engine as the server's monitor. Exit codes: 0 every
 // host answered, 1 some did not, 2 bad arguments, 4 no ICMP socket could be opened.
 import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../config.ts";
 import { IcmpUnavailableError, Pinger } from "../monitor/pinger.ts";
+import { parseTarget } from "../monitor/sockaddr.ts";
 
 const USAGE = `Usage: vxman ping [-c COUNT] [-t TIMEOUT] [-p PERIOD] [-q] [-f FILE] [--max-in-flight N] HOST...
 
@@ -88,7 +88,7 @@ export function parseOptions(args: string[]): PingOptions | undefined {
   if (v.help) return undefined;
   const hosts = [...parsed.positionals, ...(v.file === undefined ? [] : readHostFile(v.file))];
   if (hosts.length === 0) throw new UsageError("no hosts given");
-  const notIp = hosts.find((h) => !isIP(h));
+  const notIp = hosts.find((h) => parseTarget(h) === undefined);
   if (notIp !== undefined) {
     throw new UsageError(`${JSON.stringify(notIp)} is not an IP address: vxman ping takes IPv4/IPv6 literals only (it does no DNS lookups)`);
   }

@@ -1,6 +1,7 @@
 // IP address text <-> bytes, and the sockaddr_in / sockaddr_in6 structs sendto() takes.
 // Pure: no I/O (a zone name like "%eth0" is resolved by the caller-supplied function).
-import { isIPv6 } from "node:net";
+// No node:net either: loading it (and the streams it pulls in) costs ~20 ms of CPU in each
+// thread that imports this file, the ICMP receiver Worker and `vxman ping` included.
 
 export type Family = 4 | 6;
 
@@ -24,9 +25,10 @@ export const SOCKADDR_IN6_LEN = 28;
 export function parseTarget(ip: string, zoneIndex: (zone: string) => number = () => 0): Target | undefined {
   const v4 = ipv4Bytes(ip);
   if (v4) return { family: 4, bytes: v4, scopeId: 0 };
-  if (!isIPv6(ip)) return undefined;
-  const [addr = "", zone] = ip.split("%", 2);
-  const bytes = ipv6Bytes(addr);
+  const percent = ip.indexOf("%");
+  const zone = percent < 0 ? undefined : ip.slice(percent + 1);
+  if (zone !== undefined && !ZONE.test(zone)) return undefined;
+  const bytes = ipv6Bytes(percent < 0 ? ip : ip.slice(0, percent));
   if (!bytes) return undefined;
   if (isV4Mapped(bytes)) return { family: 4, bytes: bytes.slice(12), scopeId: 0 };
   return { family: 6, bytes, scopeId: zone ? (/^\d+$/.test(zone) ? Number(zone) : zoneIndex(zone)) : 0 };
@@ -55,31 +57,49 @@ function ipv4Bytes(ip: string): Uint8Array | undefined {
   return part === 4 ? out : undefined;
 }
 
-/** 16 bytes from IPv6 text (already checked by isIPv6), including "::" and a dotted IPv4 tail. */
+/** A zone (scope) after "%": what node:net's isIPv6 accepts there. */
+const ZONE = /^[0-9a-zA-Z.:-]+$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * 16 bytes from IPv6 text, "::" and a dotted IPv4 tail included, else undefined. As strict as
+ * node:net's isIPv6 ("::" stands for at least one zero group; no leading zeros in the IPv4
+ * tail): test/monitor/sockaddr.test.ts compares the two, and the bytes with glibc's inet_pton.
+ */
 function ipv6Bytes(text: string): Uint8Array | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const compressed = halves.length === 2;
+  const left = hexWords(halves[0]!, !compressed);
+  const right = compressed ? hexWords(halves[1]!, true) : [];
+  if (!left || !right) return undefined;
+  const given = left.length + right.length;
+  if (compressed ? given > 7 : given !== 8) return undefined;
+  const words = [...left, ...new Array<number>(8 - given).fill(0), ...right];
   const out = new Uint8Array(16);
-  const [head = "", tail] = text.split("::", 2) as [string, string | undefined];
-  const groups = (part: string): number[] => {
-    if (part === "") return [];
-    const words: number[] = [];
-    for (const g of part.split(":")) {
-      if (g.includes(".")) {
-        const b = ipv4Bytes(g);
-        if (!b) return [NaN];
-        words.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-      } else words.push(parseInt(g, 16));
-    }
-    return words;
-  };
-  const left = groups(head);
-  const right = tail === undefined ? [] : groups(tail);
-  if (left.length + right.length > 8 || [...left, ...right].some((w) => !(w >= 0 && w <= 0xffff))) return undefined;
-  const words = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
   words.forEach((w, i) => {
     out[i * 2] = w >> 8;
     out[i * 2 + 1] = w & 0xff;
   });
   return out;
+}
+
+/** The 16-bit words of "a:b:c" (empty text: none). A dotted IPv4 may be the last group only
+ *  when `endsAddress` (it is the address's end). */
+function hexWords(part: string, endsAddress: boolean): number[] | undefined {
+  if (part === "") return [];
+  const groups = part.split(":");
+  const words: number[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    if (endsAddress && i === groups.length - 1 && g.includes(".")) {
+      const b = ipv4Bytes(g);
+      if (!b) return undefined;
+      words.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
+    } else if (HEX_GROUP.test(g)) words.push(parseInt(g, 16));
+    else return undefined;
+  }
+  return words;
 }
 
 function isV4Mapped(b: Uint8Array): boolean {
