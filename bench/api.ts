@@ -1,6 +1,10 @@
 // Registration throughput and latency (wrk), on PostgreSQL and on PGlite, and the list of
 // 10,000 machines — with the monitor watching every registered loopback machine meanwhile.
-import { ADMIN, newMachinesScript, procStats, requireTool, runAlone, seed, startVxman, table, wrk } from "./lib.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compile, startFloor, stopFloor } from "./floor.ts";
+import { ADMIN, newMachinesScript, procStats, requireTool, runAlone, seed, startVxman, table, wrk, type WrkResult } from "./lib.ts";
 
 const MACHINES = 10_000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -15,6 +19,25 @@ request = function()
   return wrk.format("PUT", "/api/machines/" .. ip, {["Content-Type"] = "application/json"}, body)
 end
 `;
+
+/** The re-registration PUT against its floor (bench/floor/put.ts) on the same database, right
+ *  after vxman's own run: what the runtime and the statement cost, without vxman's code. */
+async function putFloor(databaseUrl: string): Promise<{ run: WrkResult; cpuPct: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "vxman-put-floor-"));
+  try {
+    const floor = await startFloor(compile(dir, "bench/floor/put.ts"), { DATABASE_URL: databaseUrl });
+    try {
+      const port = /listening on (\d+)/.exec(floor.output())![1];
+      const before = procStats(floor.pid);
+      const run = await wrk(`http://127.0.0.1:${port}`, updateScript(MACHINES), { connections: 32, seconds: SECONDS });
+      return { run, cpuPct: ((procStats(floor.pid).cpuS - before.cpuS) / SECONDS) * 100 };
+    } finally {
+      await stopFloor(floor);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const listScript = `request = function() return wrk.format("GET", "/api/machines?limit=${MACHINES}", {["Authorization"] = "Bearer ${ADMIN}"}) end`;
 
@@ -39,8 +62,13 @@ export async function runApiBench(): Promise<string> {
       const before = procStats(server.pid());
       const update = await wrk(`${server.base}`, updateScript(MACHINES), { connections: 32, seconds: SECONDS });
       const mid = procStats(server.pid());
+      const floor = server.databaseUrl ? await putFloor(server.databaseUrl) : null;
       const create = await wrk(`${server.base}`, newMachinesScript, { connections: 32, seconds: SECONDS });
       rows.push([storage, "PUT update (re-register)", update.rps, update.p50, update.p99, update.errors + update.non2xx, `server CPU ${(((mid.cpuS - before.cpuS) / SECONDS) * 100).toFixed(0)}%`]);
+      if (floor) {
+        rows.push([storage, "floor: the same PUT on Bun.serve + the same batched statement (bench/floor/put.ts)", floor.run.rps, floor.run.p50, floor.run.p99, floor.run.errors + floor.run.non2xx,
+          `floor CPU ${floor.cpuPct.toFixed(0)}%; vxman ÷ floor: ${(update.rps / floor.run.rps).toFixed(2)}× the req/s`]);
+      }
       rows.push([storage, "PUT new machine", create.rps, create.p50, create.p99, create.errors + create.non2xx, ""]);
       rows.push([storage, `GET list of ${MACHINES.toLocaleString()} machines (4 connections)`, list.rps, list.p50, list.p99, list.errors + list.non2xx, `alone: median ${[...single].sort((a, b) => a - b)[2]!.toFixed(1)} ms of 5`]);
     } finally {

@@ -27,7 +27,7 @@ const BUSY_SECONDS = Number(process.env.BENCH_FLOOR_SECONDS ?? 60);
 const INTERVAL_S = 60;
 
 /** Compile a floor program with vxman's flags (extra entrypoints: its Workers). */
-function compile(dir: string, entry: string, extra: string[] = []): string {
+export function compile(dir: string, entry: string, extra: string[] = []): string {
   const out = join(dir, entry.replace(/\W+/g, "-"));
   const r = spawnSync(process.execPath, ["build", ...COMPILE_FLAGS, "--outfile", out, entry, ...extra], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`compiling ${entry} failed:\n${r.stderr}`);
@@ -35,7 +35,7 @@ function compile(dir: string, entry: string, extra: string[] = []): string {
 }
 
 /** Start a floor program and wait for its first line (it is then ready). Bounded: 60 s. */
-async function startFloor(bin: string, env: Record<string, string>): Promise<RunningProcess> {
+export async function startFloor(bin: string, env: Record<string, string>): Promise<RunningProcess> {
   const proc = startProcess([bin], { env });
   const deadline = Date.now() + 60_000;
   while (!proc.output().includes("\n")) {
@@ -45,7 +45,7 @@ async function startFloor(bin: string, env: Record<string, string>): Promise<Run
   return proc;
 }
 
-async function stopFloor(proc: RunningProcess): Promise<void> {
+export async function stopFloor(proc: RunningProcess): Promise<void> {
   proc.kill();
   await proc.exited;
 }

@@ -61,7 +61,7 @@ const REGISTRATION_LOCK = 0x7678_7267; // "vxrg"
 // and the monitor's status writes (or batches side by side) cannot deadlock. NO KEY UPDATE, the
 // lock a plain UPDATE takes: FOR UPDATE would also wait on the foreign-key checks of the
 // monitor's big state writes (and deadlock with them: seen in the bench).
-const TOUCH_UNCHANGED = `
+export const TOUCH_UNCHANGED = `
 WITH t AS (
   SELECT * FROM unnest($1::inet[], $2::text[], $3::macaddr[], $4::text[], $5::text[]) WITH ORDINALITY AS t(ip, hostname, mac, extra, labels, n)
 ), hit AS (
