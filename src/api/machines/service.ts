@@ -2,6 +2,7 @@
 // in-memory directory, directory.ts). Every write and
 // its audit event commit together; changes are published only after they are committed.
 import type { ChangeFeed } from "../../changes.ts";
+import { AnalyzeAfterGrowth } from "../../db/analyze-after-growth.ts";
 import { Batcher } from "../../db/batcher.ts";
 import type { Database, Queryable } from "../../db/index.ts";
 import { recordEvent, type Actor } from "../events/record.ts";
@@ -157,6 +158,8 @@ export class MachineService {
   // New machines likewise (an enrolment storm after a power cut): one transaction a batch. One in
   // flight, as they take the registration lock in turn anyway.
   private readonly creations = new Batcher<unknown[], RegisterResult | "full">((batch) => this.createMany(batch), { maxInFlight: 1 });
+  // After a storm of new machines, the statistics the re-registrations are planned with.
+  private readonly statistics: AnalyzeAfterGrowth;
 
   constructor(
     private readonly db: Database,
@@ -167,7 +170,9 @@ export class MachineService {
     private readonly groups: GroupOptions,
     /** A machine as the list shows it (directory.ts), if it is there yet. */
     private readonly shown: (id: number) => Machine | undefined = () => undefined,
-  ) {}
+  ) {
+    this.statistics = new AnalyzeAfterGrowth(db, "machines", log);
+  }
 
   /** Upsert by IP: 201 semantics when created, 200 when it existed (never a duplicate). */
   async register(ip: string, body: RegisterBody, actor: Actor): Promise<RegisterResult> {
@@ -218,7 +223,7 @@ export class MachineService {
    * second pass settles every row.
    */
   private async createMany(batch: unknown[][]): Promise<(RegisterResult | "full")[]> {
-    return this.db.transaction(async (tx) => {
+    const results = await this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [REGISTRATION_LOCK]);
       const results: (RegisterResult | "full" | null)[] = batch.map(() => null);
       for (let pass = 1; results.includes(null); pass++) {
@@ -229,6 +234,8 @@ export class MachineService {
       }
       return results as (RegisterResult | "full")[];
     });
+    this.statistics.grew(results.filter((r) => r !== "full" && r.created).length);
+    return results;
   }
 
   /** INSERT_MACHINES for these rows: each created, refused (as is every copy of a refused IP), or known. */
