@@ -10,6 +10,7 @@
 //
 // What vxman costs above the matching floor is what its own code costs; the floor itself is the
 // runtime's (timers, the JIT, the allocator), which no code in vxman can remove.
+// (bench/floor/put.ts, the re-registration PUT's floor, is run by bench/api.ts beside vxman's.)
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
