@@ -21,7 +21,6 @@ interface ThreadSample { name: string; cpuNs: number; slices: number }
 
 /** Per thread: name, nanoseconds on a CPU and times put on one, so far. */
 function threads(pid: number): Map<string, ThreadSample> {
-  if (!existsSync(`/proc/${pid}/schedstat`)) throw new Error("/proc/PID/schedstat is missing: this kernel was built without CONFIG_SCHED_INFO");
   const out = new Map<string, ThreadSample>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -38,6 +37,7 @@ export interface IdleSample { cpuPct: number; mainPct: number; wakeups: number; 
 
 /** Measure a running process for `seconds`. */
 export async function idleSample(pid: number, seconds: number): Promise<IdleSample> {
+  if (!existsSync(`/proc/${pid}/schedstat`)) throw new Error("/proc/PID/schedstat is missing: this kernel was built without CONFIG_SCHED_INFO");
   const before = threads(pid);
   const last = new Map(before);
   const end = Date.now() + seconds * 1000;
