@@ -46,12 +46,16 @@ export const TOKEN_PROTOCOL_PREFIX = "bearer.";
 /** How many of the last checks a machine carries (its strip of green and red marks). */
 export const RECENT_CHECKS = 30;
 
-/** The fields of a machine, in the order a snapshot's rows carry them. */
-export const SNAPSHOT_COLUMNS = [
-  "id", "hostname", "ip_address", "mac_address", "status", "extra_data", "labels", "groups", "notes",
-  "created_at", "updated_at", "last_seen", "consecutive_failures", "last_rtt_ms", "last_checked_at",
-  "next_check_at", "recent_checks",
+/** The fields only a registration or an edit changes: a machine's record. */
+const RECORD_COLUMNS = [
+  "id", "hostname", "ip_address", "mac_address", "extra_data", "labels", "groups", "notes", "created_at", "updated_at",
 ] as const satisfies readonly (keyof Machine)[];
+/** The fields a check changes: exactly those a status update sets (applyEvent, below). */
+export const CHECK_COLUMNS = [
+  "status", "last_seen", "consecutive_failures", "last_rtt_ms", "last_checked_at", "next_check_at", "recent_checks",
+] as const satisfies readonly (keyof Machine)[];
+/** The fields of a machine, in the order a snapshot's rows carry them: the record, then the check. */
+export const SNAPSHOT_COLUMNS = [...RECORD_COLUMNS, ...CHECK_COLUMNS] as const;
 
 // A field added to Machine and not to the list above fails to compile here.
 type Unlisted = Exclude<keyof Machine, (typeof SNAPSHOT_COLUMNS)[number]>;
@@ -119,6 +123,13 @@ export class SnapshotParts {
    * dashboard opening after another then serialises only the machines checked in between.
    */
   static readonly #rows = new WeakMap<Machine, string>();
+  /**
+   * The record part of each machine's row (RECORD_COLUMNS, as JSON without the brackets). A check
+   * replaces the machine's object but not its record, and the directory carries this part over to
+   * the new object (carryRecordPart): a dashboard opening when nobody has watched for a minute,
+   * every row made afresh, then serialises only the checks.
+   */
+  static readonly #records = new WeakMap<Machine, string>();
 
   /** Makes the row of `m` now, for a snapshot to come (the hub does it as machines change while
    *  dashboards are open, so the next one to open finds every row made). */
@@ -131,10 +142,27 @@ export class SnapshotParts {
     return SnapshotParts.#rows.has(m);
   }
 
+  /** Whether the record part of `m` is made (for tests). */
+  static recordKept(m: Machine): boolean {
+    return SnapshotParts.#records.has(m);
+  }
+
+  /** `after` is `before` after a status update (applyEvent): same record, so same record part. */
+  static carryRecordPart(before: Machine, after: Machine): void {
+    const part = SnapshotParts.#records.get(before);
+    if (part !== undefined) SnapshotParts.#records.set(after, part);
+  }
+
   static #rowOf(m: Machine): string {
     let row = SnapshotParts.#rows.get(m);
-    if (row === undefined) SnapshotParts.#rows.set(m, (row = JSON.stringify(SNAPSHOT_COLUMNS.map((c) => m[c]))));
+    if (row === undefined) SnapshotParts.#rows.set(m, (row = `[${SnapshotParts.#recordPart(m)},${valuesJson(m, CHECK_COLUMNS)}]`));
     return row;
+  }
+
+  static #recordPart(m: Machine): string {
+    let part = SnapshotParts.#records.get(m);
+    if (part === undefined) SnapshotParts.#records.set(m, (part = valuesJson(m, RECORD_COLUMNS)));
+    return part;
   }
 
   #make(i: number, start: number): string {
@@ -153,6 +181,11 @@ export class SnapshotParts {
         : { type: "snapshot_rows", seq: this.seq };
     return `${JSON.stringify(head).slice(0, -1)},"rows":[${rows.join(",")}]}`;
   }
+}
+
+/** The values of `columns` in `m`, as JSON without the brackets of their array. */
+function valuesJson(m: Machine, columns: readonly (keyof Machine)[]): string {
+  return JSON.stringify(columns.map((c) => m[c])).slice(1, -1);
 }
 
 /**

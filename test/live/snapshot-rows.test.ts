@@ -70,3 +70,30 @@ test("a dashboard open: each machine's row is made as it changes, and the next d
     watching.close();
   }
 });
+
+test("nobody watching: a check keeps the machine's record part, an edit does not, and the next dashboard gets each as it is now", async () => {
+  feed.publish({ type: "machine_registered", machine: machine(3) });
+  feed.publish({ type: "machine_registered", machine: machine(4) });
+  await waitFor("both registered", () => directory.get(4) !== undefined);
+  const first = await LiveClient.connect(url);
+  first.close();
+  for (const id of [3, 4]) expect(SnapshotParts.recordKept(directory.get(id)!)).toBe(true);
+
+  feed.publish(checked(3));
+  feed.publish({ type: "machine_updated", machine: { ...machine(4), hostname: "renamed-4", updated_at: "2026-01-02T00:00:00.000Z" } });
+  await waitFor("both changes applied", () => directory.get(3)?.status === "unreachable" && directory.get(4)?.hostname === "renamed-4");
+  expect(SnapshotParts.rowKept(directory.get(3)!)).toBe(false);
+  expect(SnapshotParts.recordKept(directory.get(3)!)).toBe(true);
+  expect(SnapshotParts.recordKept(directory.get(4)!)).toBe(false);
+
+  const next = await LiveClient.connect(url);
+  try {
+    const byId = new Map(next.snapshot!.machines.map((m) => [m.id, m]));
+    expect(byId.get(3)).toEqual(directory.get(3)!);
+    expect(byId.get(3)).toMatchObject({ status: "unreachable", hostname: "node-3" });
+    expect(byId.get(4)).toEqual(directory.get(4)!);
+    expect(byId.get(4)?.hostname).toBe("renamed-4");
+  } finally {
+    next.close();
+  }
+});

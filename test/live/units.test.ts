@@ -5,7 +5,7 @@ import type { Machine } from "../../src/api/machines/model.ts";
 import { offeredProtocols } from "../../src/live/index.ts";
 import { Coalescer } from "../../src/live/coalescer.ts";
 import {
-  applyEvent, encodeTokenProtocol, SNAPSHOT_COLUMNS, SNAPSHOT_PART_BYTES, SnapshotParts, SnapshotReader, snapshotMachines, type LiveEvent, type Snapshot, type SnapshotRows,
+  applyEvent, CHECK_COLUMNS, encodeTokenProtocol, SNAPSHOT_COLUMNS, SNAPSHOT_PART_BYTES, SnapshotParts, SnapshotReader, snapshotMachines, type LiveEvent, type Snapshot, type SnapshotRows,
 } from "../../src/live/protocol.ts";
 import { matchesEtag } from "../../src/web/pages.ts";
 
@@ -110,6 +110,18 @@ describe("the snapshot as a table", () => {
     expect(wire.rows).toHaveLength(2);
     expect(wire.rows[0]).toHaveLength(Object.keys(machines[0]!).length);
     expect(snapshotMachines(wire)).toEqual(machines);
+  });
+
+  test("a status update changes only the check columns, so a row's record part stays true across it", () => {
+    const byId = new Map([[1, machine(1, { labels: ["rack=a"], extra_data: { vni: 7 }, groups: ["vni 7"], notes: "n" })]]);
+    const before = byId.get(1)!;
+    applyEvent(byId, {
+      type: "status_update", machine_id: 1, status: "unreachable", is_alive: false, checked: true, response_time: 0.7, consecutive_failures: 3,
+      last_seen: "2026-03-01T00:00:00.000Z", last_checked_at: "2026-03-02T00:00:00.000Z", next_check_at: "2026-03-02T00:01:00.000Z",
+    });
+    const after = byId.get(1)!;
+    const changed = SNAPSHOT_COLUMNS.filter((c) => !Object.is(before[c], after[c]));
+    expect(changed.sort()).toEqual([...CHECK_COLUMNS].sort());
   });
 
   test("a machine that changed goes out as it is now, the others as before (rows are kept per machine object)", () => {

@@ -4,7 +4,7 @@
 // only once committed, so a list never shows what was not stored; the monitor's status updates
 // arrive here at once and reach the database in its next batch (within 5 s).
 import type { ChangeFeed } from "../../changes.ts";
-import { applyEvent, type BroadcastChange } from "../../live/protocol.ts";
+import { applyEvent, SnapshotParts, type BroadcastChange } from "../../live/protocol.ts";
 import { DashboardOrder } from "../../live/dashboard-order.ts";
 import { groupsOf, type GroupOptions } from "../../outages/groups.ts";
 import type { ListQuery, Machine } from "./model.ts";
@@ -42,6 +42,7 @@ export class MachineDirectory {
     if (moves && before) this.#dashboardOrder.remove(before);
     applyEvent(this.#byId, change);
     const after = this.#byId.get(id);
+    if (change.type === "status_update" && before && after) SnapshotParts.carryRecordPart(before, after);
     if (moves && after) this.#dashboardOrder.insert(after);
     this.#json.delete(id);
   }
