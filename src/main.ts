@@ -40,6 +40,9 @@ async function main(argv: string[]): Promise<number | typeof SERVING> {
     case "migrate":
       return migrateCommand(rest);
     case "ping": {
+      const { runAgainWithoutFtl } = await import("./cli/without-ftl.ts");
+      const code = await runAgainWithoutFtl();
+      if (code !== null) return code;
       const { runPing } = await import("./cli/ping.ts");
       return runPing(rest);
     }

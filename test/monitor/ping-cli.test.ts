@@ -2,13 +2,15 @@
 // binary alone in an empty directory; then the binary as an unprivileged user, with and
 // without CAP_NET_RAW and with unprivileged ICMP sockets allowed (in a private namespace).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseOptions } from "../../src/cli/ping.ts";
+import { FTL_OPTION } from "../../src/cli/without-ftl.ts";
 import { isolatedBinary } from "../helpers/binary.ts";
 import { createTestHost, destroyAllTestHosts, type TestHost } from "../helpers/netns.ts";
 import { needs, which } from "../helpers/requirements.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const canPing = needs("root");
@@ -37,6 +39,15 @@ async function run(cmd: string[], opts: { cwd?: string; stdin?: string } = {}): 
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
   return { code, out, err };
+}
+
+/** A child process of `pid` (any of its threads may have started it), or undefined. */
+function childOf(pid: number): number | undefined {
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    if (children) return Number(children.split(" ")[0]);
+  }
+  return undefined;
 }
 
 let binary: ReturnType<typeof isolatedBinary> | undefined;
@@ -94,6 +105,19 @@ for (const flavour of flavours) {
       const r = await ping(["-q", "-f", file]);
       expect(r.code).toBe(0);
       expect(r.out).toStartWith("3 hosts, 3 alive, 0 unreachable\n");
+    });
+
+    test("runs itself again with JSC's FTL tier off; a SIGTERM to the first process ends both (exit 143)", async () => {
+      const proc = Bun.spawn(flavour.ping("-c", "20", "-p", "1s", "127.0.0.1"), { cwd: flavour.cwd(), stdout: "ignore", stderr: "ignore", env: { PATH: process.env.PATH ?? "" } });
+      try {
+        const second = await waitFor("the second process", () => childOf(proc.pid));
+        expect(readFileSync(`/proc/${second}/environ`, "utf8").split("\0")).toContain(`${FTL_OPTION}=0`);
+        proc.kill("SIGTERM");
+        expect(await proc.exited).toBe(143);
+        expect(existsSync(`/proc/${second}`)).toBe(false);
+      } finally {
+        proc.kill("SIGKILL");
+      }
     });
 
     test("-f - reads standard input", async () => {
