@@ -5,6 +5,7 @@
 // from the environment only as it starts, so the command starts itself again with FTL off; this
 // first process only waits, passes signals on, and exits as the second one did.
 import { constants } from "node:os";
+import { IN_COMPILED_BINARY } from "../compiled.ts";
 
 /** JSC's option, as Bun reads it from the environment. */
 export const FTL_OPTION = "BUN_JSC_useFTLJIT";
@@ -19,7 +20,7 @@ export async function runAgainWithoutFtl(): Promise<number | null> {
   // A compiled binary sees its own entry as argv[1] (a path inside the executable) and takes the
   // command's arguments from the OS's argv[1] on; `bun src/main.ts` needs the script again.
   const [, entry = "", ...args] = process.argv;
-  const script = entry.startsWith("/$bunfs/") ? [] : [entry];
+  const script = IN_COMPILED_BINARY ? [] : [entry];
   const child = Bun.spawn([process.execPath, ...script, ...args], {
     env: { ...process.env, [FTL_OPTION]: "0" },
     stdio: ["inherit", "inherit", "inherit"],

@@ -8,6 +8,7 @@
 // past its deadline (one timer, at the earliest deadline): replies that come in time cost no
 // timer and no message beyond their own batch.
 import { existsSync } from "node:fs";
+import { IN_COMPILED_BINARY } from "../compiled.ts";
 import * as c from "./libc.ts";
 import { closeIcmpSocket, IcmpUnavailableError, keepOnlyEchoId, openIcmpSocket, type IcmpSocket, type SocketKind } from "./icmp-socket.ts";
 import { describeIcmpError, newEchoRequest, setEchoIdSeq } from "./packet.ts";
@@ -393,7 +394,7 @@ export class Pinger {
  * relative to the build root, the entrypoints' common folder, with a .js extension.
  */
 function receiverWorkerUrl(): string {
-  if (!import.meta.url.startsWith("file:///$bunfs/")) return new URL("./receiver.worker.ts", import.meta.url).href;
+  if (!IN_COMPILED_BINARY) return new URL("./receiver.worker.ts", import.meta.url).href;
   const candidates = ["./monitor/receiver.worker.js", "./src/monitor/receiver.worker.js"].map((p) => new URL(p, import.meta.url));
   const found = candidates.find((u) => existsSync(u.pathname));
   if (!found) throw new Error("the ICMP receiver worker is not in this binary: build it with scripts/build.ts, which makes src/monitor/receiver.worker.ts a --compile entrypoint");

@@ -11,13 +11,13 @@ import { staticPlugin } from "@elysiajs/static";
 import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import { join } from "node:path";
+import { COMPILED_ROOT, IN_COMPILED_BINARY } from "../compiled.ts";
 import { VERSION } from "../version.ts";
 import { htmlPages } from "./pages.ts";
 
 // `--asset dist/web` lands at /$bunfs/root/web in the binary (Bun keeps the last segment
 // relative to the bundle root); the compiled-binary test catches it if that ever moves.
-const COMPILED_ROOT = "/$bunfs/root";
-export const WEB_ROOT = import.meta.dir.startsWith(COMPILED_ROOT)
+export const WEB_ROOT = IN_COMPILED_BINARY
   ? join(COMPILED_ROOT, "web")
   : join(import.meta.dir, "../../dist/web");
 
