@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { startWithEnv, WITHOUT_FTL } from "./start-with-env.ts";
 import { BUILD_DATE, COMMIT, VERSION } from "./version.ts";
 
 const USAGE = `vxman ${VERSION}: machine manager for VXLAN overlays
@@ -40,9 +41,7 @@ async function main(argv: string[]): Promise<number | typeof SERVING> {
     case "migrate":
       return migrateCommand(rest);
     case "ping": {
-      const { runAgainWithoutFtl } = await import("./cli/without-ftl.ts");
-      const code = await runAgainWithoutFtl();
-      if (code !== null) return code;
+      startWithEnv(WITHOUT_FTL);
       const { runPing } = await import("./cli/ping.ts");
       return runPing(rest);
     }
