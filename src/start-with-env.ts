@@ -1,5 +1,5 @@
-// Settings that the runtime reads from the environment only as the process starts: JavaScriptCore's
-// options (BUN_JSC_*) and the allocator's (MIMALLOC_*). A command that wants one starts itself
+// Settings that the runtime reads from the environment only as the process starts, such as
+// JavaScriptCore's options (BUN_JSC_*). A command that wants one starts itself
 // again with it set, in place (execve: the same PID, the same open files and terminal), so
 // nothing waits in front of it and signals, exit codes and systemd's view are those of one
 // process. A value the user set is kept.
@@ -13,10 +13,10 @@ export const WITHOUT_FTL = { BUN_JSC_useFTLJIT: "0" };
 /**
  * Start this command again in place with `settings` added to the environment, unless every one
  * of them is set already (this is the second start, or the user chose). Returns only in that
- * case, or when the new start could not be made (logged through `warn`): the settings make the
+ * case, or when the new start could not be made (said on stderr): the settings make the
  * command cheaper, not correct, so it goes on without them.
  */
-export function startWithEnv(settings: Record<string, string>, warn: (message: string) => void = console.error): void {
+export function startWithEnv(settings: Record<string, string>): void {
   const missing = Object.keys(settings).filter((name) => process.env[name] === undefined);
   if (missing.length === 0) return;
   // A compiled binary sees its own entry as argv[1] (a path inside the executable) and takes the
@@ -29,6 +29,6 @@ export function startWithEnv(settings: Record<string, string>, warn: (message: s
     if (!process.execve) throw new Error("this runtime has no process.execve");
     process.execve(process.execPath, argv, env);
   } catch (err) {
-    warn(`could not start again with ${missing.join(", ")} set (${(err as Error).message}); going on without`);
+    console.error(`vxman: could not start again with ${missing.join(", ")} set (${(err as Error).message}); going on without`);
   }
 }
