@@ -26,6 +26,7 @@ import { Metrics } from "./metrics.ts";
 import { IcmpUnavailableError, Pinger } from "./monitor/pinger.ts";
 import { startSamplePruning } from "./monitor/retention.ts";
 import { Monitor, type Prober } from "./monitor/scheduler.ts";
+import { defaultWriteInterval } from "./monitor/state-writer.ts";
 import { accessControl, accessStillHeld } from "./people/access.ts";
 import { resolveAdminToken } from "./people/admin-token.ts";
 import { Identities, type ConfiguredTokens } from "./people/identity.ts";
@@ -152,11 +153,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** How often the monitor writes healthy machines' results: MONITOR_WRITE_INTERVAL, or by default
+ *  a share of the check interval (defaultWriteInterval). */
+const writeInterval = (config: Config): number => config.monitorWriteInterval ?? defaultWriteInterval(config.pingInterval);
+
 /** The ICMP engine, or why there is none: without it vxman still serves, with monitoring off. */
 async function openProber(config: Config, log: Logger): Promise<{ prober: Prober | null; reason?: string }> {
   try {
     const pinger = await Pinger.open({ maxInFlight: config.maxParallelPings });
-    log.info({ socket: pinger.mode, max_parallel_pings: config.maxParallelPings }, "ICMP monitoring on");
+    log.info({ socket: pinger.mode, max_parallel_pings: config.maxParallelPings, check_interval_ms: config.pingInterval, write_interval_ms: writeInterval(config) }, "ICMP monitoring on");
     return { prober: pinger };
   } catch (err) {
     if (!(err instanceof IcmpUnavailableError)) throw err;
@@ -215,7 +220,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         intervalMs: config.pingInterval,
         timeoutMs: config.pingTimeout,
         backoffMaxMs: config.backoffMax,
-        writeIntervalMs: config.monitorWriteInterval,
+        writeIntervalMs: writeInterval(config),
         failureThreshold: config.failureThreshold,
         segments: groupOptions(config),
       },

@@ -56,12 +56,25 @@ const MAX_PENDING_SAMPLES = 200_000;
 /** Status events kept while the database is away (~300 bytes each). A machine can flip only
  *  after FAILURE_THRESHOLD failed checks, so this is hours of a whole network flapping. */
 const MAX_PENDING_EVENTS = 100_000;
-/** Check results of healthy machines are written every 5 s (MONITOR_WRITE_INTERVAL's default;
- *  this one is for writers made without it, as in tests). Each flush is one statement whose
- *  fixed cost (plan, commit; on PGlite several ms of WASM) dominated the 1,000-machine case at
- *  one flush a second (measured: main thread 2.3 % → 1.8 % of a core, process 4.9 % → 3.8 %).
- *  A crash loses at most 5 s of their schedules and RTT samples. */
+/** Check results of healthy machines are written every 5 s at most often (for writers made
+ *  without an interval, as in tests, this one). Each flush is one statement whose fixed cost
+ *  (plan, commit; on PGlite several ms of WASM) dominated the 1,000-machine case at one flush a
+ *  second (measured: main thread 2.3 % → 1.8 % of a core, process 4.9 % → 3.8 %). */
 const FLUSH_EVERY_MS = 5_000;
+/** …and every 30 s at least: a crash loses at most this much of their schedules and samples. */
+const FLUSH_EVERY_MAX_MS = 30_000;
+
+/**
+ * MONITOR_WRITE_INTERVAL's default: half the check interval, 5–30 s. A write then holds about
+ * half of each machine's checks whatever the interval, so what a crash loses and how far the
+ * stored samples lag stay the same share of an interval. At the seed's 60 s, writing every 5 s
+ * held one check in twelve per machine, and the writes' fixed cost was most of what vxman
+ * spent on PGlite: 1,000 machines every 60 s measured 0.96–0.98 % of a core at 5 s, 0.73–0.75 %
+ * at 30 s (docs/performance.md). Transitions and failing counts do not wait for it.
+ */
+export function defaultWriteInterval(checkIntervalMs: number): number {
+  return Math.min(FLUSH_EVERY_MAX_MS, Math.max(FLUSH_EVERY_MS, Math.round(checkIntervalMs / 2)));
+}
 /** The count of a machine that is failing but not yet unreachable is written within a second,
  *  as every check was before: a restart resumes counting from it towards the threshold.
  *  (Transitions go within 50 ms, see recordTransition; machines long unreachable wait 5 s.) */

@@ -104,6 +104,22 @@ describe("compiled binary", () => {
     expect(served.output()).not.toContain(fresh); // printed by the command, never logged by the server
   });
 
+  test("the monitor writes healthy machines' results at half the check interval (5–30 s) unless MONITOR_WRITE_INTERVAL says otherwise", async () => {
+    const writeInterval = async (env: Record<string, string>) => {
+      const served = await startBinary({ DATABASE_URL: await (await sharedPgCluster()).createDatabase(), ...env });
+      const on = served.output().split("\n").find((l) => l.includes('"msg":"ICMP monitoring on"'));
+      expect(on).toBeDefined();
+      await served.stop();
+      const { check_interval_ms, write_interval_ms } = JSON.parse(on!);
+      return [check_interval_ms, write_interval_ms];
+    };
+    expect(await writeInterval({})).toEqual([60_000, 30_000]); // the seed's default interval
+    expect(await writeInterval({ PING_INTERVAL: "20s" })).toEqual([20_000, 10_000]);
+    expect(await writeInterval({ PING_INTERVAL: "2s" })).toEqual([2_000, 5_000]);
+    expect(await writeInterval({ PING_INTERVAL: "10m" })).toEqual([600_000, 30_000]);
+    expect(await writeInterval({ MONITOR_WRITE_INTERVAL: "2s" })).toEqual([60_000, 2_000]);
+  });
+
   test("embedded PGlite: serves from an empty folder, prints a generated admin token once, register/list/delete", async () => {
     const served = await startBinary({});
     const { base, dir } = served;

@@ -2,7 +2,7 @@
 // the list — up to all 10,000 machines at once — is answered without a database round trip and
 // still answered while the database is away. Writes go to the database first and are published
 // only once committed, so a list never shows what was not stored; the monitor's status updates
-// arrive here at once and reach the database in its next batch (within 5 s).
+// arrive here at once and reach the database in its next batch (MONITOR_WRITE_INTERVAL).
 import type { ChangeFeed } from "../../changes.ts";
 import { applyEvent, SnapshotParts, type BroadcastChange } from "../../live/protocol.ts";
 import { DashboardOrder } from "../../live/dashboard-order.ts";
