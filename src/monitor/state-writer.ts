@@ -56,10 +56,10 @@ const MAX_PENDING_SAMPLES = 200_000;
 /** Status events kept while the database is away (~300 bytes each). A machine can flip only
  *  after FAILURE_THRESHOLD failed checks, so this is hours of a whole network flapping. */
 const MAX_PENDING_EVENTS = 100_000;
-/** Check results of healthy machines are written every 5 s at most often (for writers made
- *  without an interval, as in tests, this one). Each flush is one statement whose fixed cost
- *  (plan, commit; on PGlite several ms of WASM) dominated the 1,000-machine case at one flush a
- *  second (measured: main thread 2.3 % → 1.8 % of a core, process 4.9 % → 3.8 %). */
+/** By default check results of healthy machines are written no more often than every 5 s, and
+ *  writers made without an interval (as in tests) write every 5 s. Each flush is one statement
+ *  whose fixed cost (plan, commit; on PGlite several ms of WASM) dominated the 1,000-machine case
+ *  at one flush a second (measured: main thread 2.3 % → 1.8 % of a core, process 4.9 % → 3.8 %). */
 const FLUSH_EVERY_MS = 5_000;
 /** …and every 30 s at least: a crash loses at most this much of their schedules and samples. */
 const FLUSH_EVERY_MAX_MS = 30_000;
@@ -77,7 +77,8 @@ export function defaultWriteInterval(checkIntervalMs: number): number {
 }
 /** The count of a machine that is failing but not yet unreachable is written within a second,
  *  as every check was before: a restart resumes counting from it towards the threshold.
- *  (Transitions go within 50 ms, see recordTransition; machines long unreachable wait 5 s.) */
+ *  (Transitions go within 50 ms, see recordTransition; machines long unreachable wait for the
+ *  periodic write.) */
 const FLUSH_FAILING_MS = 1_000;
 /** A batch this big is written at once rather than at the next tick (10,000 machines at 10 s).
  *  A trade, measured both ways watching 10,000 machines at 10 s on PostgreSQL: 1,000-row writes
